@@ -1,0 +1,1 @@
+"""Content items, their storage and sandboxed rendering."""

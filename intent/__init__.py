@@ -1,0 +1,1 @@
+"""Context signals, intent and micro-moment classification."""

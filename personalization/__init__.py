@@ -1,0 +1,1 @@
+"""Profiles, events, decisioning and the next action."""

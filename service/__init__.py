@@ -1,0 +1,1 @@
+"""The Kairos HTTP service: app factory, settings, routes and the command line."""

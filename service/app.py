@@ -1,0 +1,110 @@
+"""The app factory and its lifespan: everything that connects or loads is built here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from personalization.memory_store import MemoryStore
+from personalization.redis_store import RedisStore, connect
+from service import problems
+from service.auth import ApiKeys, require_admin, require_site
+from service.limits import BodyLimitMiddleware
+from service.observability import Metrics, RequestContextMiddleware, configure_logging
+from service.readiness import Readiness
+from service.routes import health
+from service.settings import Settings
+
+log = logging.getLogger("kairos.app")
+
+SITE = [Depends(require_site)]
+ADMIN = [Depends(require_admin)]
+
+
+def _api_keys(settings: Settings) -> ApiKeys:
+    if settings.site_key is not None and settings.admin_key is not None:
+        return ApiKeys(settings.site_key.get_secret_value(), settings.admin_key.get_secret_value())
+    generated = ApiKeys.generate()
+    keys = ApiKeys(
+        settings.site_key.get_secret_value() if settings.site_key else generated.site,
+        settings.admin_key.get_secret_value() if settings.admin_key else generated.admin,
+    )
+    log.warning("development API keys generated", extra={"site_key": keys.site,
+                                                         "admin_key": keys.admin})
+    return keys
+
+
+def build_store(settings: Settings) -> MemoryStore | RedisStore:
+    """The configured store: Redis (or Redis Cluster) when a URL is set, else in-process."""
+    options: dict[str, Any] = {
+        "profile_ttl": timedelta(days=settings.profile_ttl_days),
+        "max_events_per_profile": settings.max_events_per_profile,
+    }
+    if settings.redis_url is None:
+        return MemoryStore(**options)
+    client = connect(settings.redis_url, cluster=settings.redis_cluster,
+                     timeout=settings.redis_timeout_seconds)
+    return RedisStore(client, prefix=settings.redis_prefix, **options)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the Kairos app. ``settings`` defaults to the environment (``KAIROS_*``)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        store = build_store(settings)
+        readiness = Readiness()
+
+        async def store_reachable() -> str | None:
+            await store.ping()
+            return None
+
+        readiness.add("store", store_reachable)
+        state: dict[str, Any] = {
+            "settings": settings,
+            "metrics": metrics,
+            "store": store,
+            "readiness": readiness,
+        }
+        # --- components: each adds what it built to ``state`` (and a readiness check) ---
+        log.info("kairos started", extra={"store": type(store).__name__})
+        try:
+            yield state
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="Kairos",
+        summary="Situational marketing in real time: the right content and next step, now.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = _api_keys(settings)
+    problems.install(app)
+    # --- routers: public ones with SITE, marketer/admin ones with ADMIN ---
+    app.include_router(health.router)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("kairos")

@@ -1,0 +1,54 @@
+"""The ``kairos`` command line."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import version as package_version
+
+import typer
+from rich.console import Console
+
+from service.auth import ApiKeys
+
+app = typer.Typer(help="Kairos: situational marketing in real time.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (use Redis when more than 1)."),
+    reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+) -> None:
+    """Start the HTTP service."""
+    import uvicorn
+
+    if not os.environ.get("KAIROS_SITE_KEY") or not os.environ.get("KAIROS_ADMIN_KEY"):
+        # Generated here, not per worker, so that every worker accepts the same keys.
+        keys = ApiKeys.generate()
+        os.environ.setdefault("KAIROS_SITE_KEY", keys.site)
+        os.environ.setdefault("KAIROS_ADMIN_KEY", keys.admin)
+        console.print("[bold yellow]Development keys[/] (set KAIROS_SITE_KEY / KAIROS_ADMIN_KEY "
+                      "to choose your own):")
+        console.print(f"  site key:  {os.environ['KAIROS_SITE_KEY']}")
+        console.print(f"  admin key: {os.environ['KAIROS_ADMIN_KEY']}")
+    if workers > 1 and not os.environ.get("KAIROS_REDIS_URL"):
+        console.print("[yellow]Several workers without KAIROS_REDIS_URL each keep their own "
+                      "embedded store; set a Redis URL to share profiles and statistics.[/]")
+    console.print(f"Kairos on http://{host}:{port}  (docs: /docs, demo: /demo, console: /console)")
+    uvicorn.run(
+        "service.app:create_app", factory=True, host=host, port=port,
+        workers=None if reload else workers, reload=reload, log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the Kairos version."""
+    typer.echo(package_version("kairos"))
+
+
+if __name__ == "__main__":
+    app()

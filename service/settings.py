@@ -1,0 +1,83 @@
+"""The one place Kairos reads its configuration: environment variables prefixed ``KAIROS_``.
+
+Built by :func:`service.app.create_app` (never at import), so tests pass their own instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Typed settings; every field can be set as ``KAIROS_<FIELD>`` (lists as JSON)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAIROS_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+
+    # Store
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset means the embedded in-process store."
+    )
+    redis_cluster: bool = Field(
+        default=False, description="Treat redis_url as a node of a Redis Cluster."
+    )
+    redis_prefix: str = Field(default="kairos", pattern=r"^[A-Za-z0-9_.-]+$")
+    redis_timeout_seconds: float = 2.0
+    profile_ttl_days: float = Field(default=395, gt=0, description="Inactive profiles expire.")
+    max_events_per_profile: int = Field(default=500, ge=10)
+    decision_ttl_hours: float = Field(default=72, gt=0)
+
+    # Access
+    site_key: SecretStr | None = Field(default=None, description="Public key for sites and bots.")
+    admin_key: SecretStr | None = Field(default=None, description="Key for marketers and admins.")
+    session_secret: SecretStr | None = Field(default=None, description="Signs console sessions.")
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    # Limits
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_batch_events: int = Field(default=500, ge=1, le=10_000)
+    max_text_chars: int = Field(default=2_000, ge=16)
+    rate_limit_per_minute: int = Field(default=0, ge=0, description="Per key; 0 turns it off.")
+
+    # Situation
+    internal_hosts: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=lambda: ["de", "en"])
+    default_timezone: str = "Europe/Berlin"
+
+    # Intent
+    intent_encoder: str = Field(default="use", description="hashing, use, minilm or use+minilm.")
+    intent_model_dir: Path = Field(default=Path("var/models"))
+    intent_data: Path | None = Field(default=None, description="Training YAML; default: bundled.")
+
+    # Content and decisions
+    content_dir: Path | None = Field(
+        default=PACKAGE_ROOT / "content_pool" / "demo",
+        description="YAML content loaded at start when the content store is empty.",
+    )
+    holdout_share: float = Field(default=0.1, ge=0, le=0.5)
+
+    # Service
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> Settings:
+        if self.environment == "production":
+            missing = [
+                name
+                for name in ("site_key", "admin_key", "session_secret")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                names = ", ".join(f"KAIROS_{m.upper()}" for m in missing)
+                raise ValueError(f"production needs {names}")
+            if self.site_key == self.admin_key:
+                raise ValueError("KAIROS_SITE_KEY and KAIROS_ADMIN_KEY must differ")
+        return self

@@ -66,13 +66,21 @@ class VersionConflict(ContentError):
 
 
 class InvalidContent(ContentError, ValueError):
-    """An item that cannot be accepted. ``errors`` lists every problem found, by field."""
+    """An item that cannot be accepted.
+
+    ``field_errors`` lists every problem found, by field; ``errors`` is the same as JSON-ready
+    ``{"field", "message"}`` dicts (the shape of the service's request validation errors).
+    """
 
     def __init__(self, errors: Sequence[FieldError], message: str | None = None) -> None:
-        self.errors: list[FieldError] = list(errors)
+        self.field_errors: list[FieldError] = list(errors)
         if message is None:
-            message = "; ".join(str(e) for e in self.errors) or "invalid content"
+            message = "; ".join(str(e) for e in self.field_errors) or "invalid content"
         super().__init__(message)
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [{"field": e.loc, "message": e.message} for e in self.field_errors]
 
 
 class TemplateRejected(InvalidContent):

@@ -1,6 +1,7 @@
 """Content items: what a marketer curates, and the versioned record the store keeps.
 
-- :class:`ContentDraft` holds every field a marketer edits (the YAML files and ``POST`` body);
+- :class:`ContentDraft` holds every field a marketer edits (the YAML files and ``POST`` body),
+  :class:`ContentFields` the same without the id (``PUT`` body);
 - :class:`ContentItem` is a stored draft plus ``version`` and ``updated_at`` (the public model);
 - :class:`ContentPatch` is a partial edit (``PATCH``); :meth:`ContentDraft.patched` applies it.
 
@@ -86,10 +87,9 @@ class FrequencyCap(_Model):
     per_week: int | None = Field(default=None, ge=1)
 
 
-class ContentDraft(_Model):
-    """Every field a marketer edits. Used for create, full replace, and the YAML files."""
+class ContentFields(_Model):
+    """Every field a marketer edits except the id (the body of a full replace, ``PUT``)."""
 
-    id: str = Field(pattern=_ID_PATTERN, description="Stable id: lower case, digits, _ . -")
     title: str = Field(min_length=1, max_length=200)
     slot: str = Field(pattern=_NAME_PATTERN, examples=["hero", "chat_reply", "email_block"])
     channel: Channel
@@ -115,11 +115,21 @@ class ContentDraft(_Model):
             )
         return self
 
+    def with_id(self, item_id: str) -> ContentDraft:
+        """These fields as the draft of item ``item_id``. Raises :class:`InvalidContent`."""
+        return parse_draft({**self.model_dump(), "id": item_id})
+
     def valid_at(self, now: datetime) -> bool:
         """Whether ``now`` lies in ``[valid_from, valid_to)``."""
         return (self.valid_from is None or self.valid_from <= now) and (
             self.valid_to is None or now < self.valid_to
         )
+
+
+class ContentDraft(ContentFields):
+    """Every field a marketer edits, with the id. Used for create and the YAML files."""
+
+    id: str = Field(pattern=_ID_PATTERN, description="Stable id: lower case, digits, _ . -")
 
     def draft(self) -> ContentDraft:
         """The editable fields only (drops ``version`` and ``updated_at`` of a stored item)."""

@@ -1,0 +1,302 @@
+"""The content pool for marketers: CRUD with versions, preview and validation (``/v1/content``).
+
+Every write validates the template in the sandbox against the sample context first (422 with
+line and reason when it fails) and creates a new version; ``DELETE`` archives (a new version
+with ``status="archived"``), ``DELETE .../history`` forgets the item and all its versions.
+After a write the process's own :class:`~content_pool.pool.ContentPool` (``state.content_pool``,
+when there is one) is refreshed.
+
+Errors are domain errors; :data:`CONTENT_PROBLEMS` is their HTTP mapping for
+``service/problems.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from content_pool.errors import (
+    ContentError,
+    ContentNotFound,
+    ContentRenderError,
+    ExpressionError,
+    FieldError,
+    InvalidContent,
+    TemplateRejected,
+    VersionConflict,
+)
+from content_pool.models import (
+    HTML_CHANNELS,
+    Channel,
+    ContentDraft,
+    ContentFields,
+    ContentItem,
+    ContentPatch,
+    Moment,
+    Phase,
+    Status,
+    field_errors,
+)
+from content_pool.pool import ContentPool
+from content_pool.render import (
+    SAMPLE_FIRST_NAME,
+    SAMPLE_PROFILE,
+    SAMPLE_SITUATION,
+    Renderer,
+    template_variables,
+)
+from content_pool.storage import ContentStore
+
+CONTENT_PROBLEMS: dict[type[ContentError], tuple[int, str]] = {
+    ContentNotFound: (404, "Content not found"),
+    VersionConflict: (409, "Content changed meanwhile"),
+    TemplateRejected: (422, "Template rejected"),
+    InvalidContent: (422, "Invalid content"),
+    ExpressionError: (422, "Invalid audience condition"),
+    ContentRenderError: (422, "Template failed to render"),
+}
+"""HTTP status and title of each content error, for ``service/problems.py``."""
+
+
+def get_content_store(request: Request) -> ContentStore:
+    store: ContentStore = request.state.content_store
+    return store
+
+
+def get_content_renderer(request: Request) -> Renderer:
+    renderer: Renderer = request.state.content_renderer
+    return renderer
+
+
+ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
+RendererDep = Annotated[Renderer, Depends(get_content_renderer)]
+ExpectedVersion = Annotated[
+    int | None,
+    Query(ge=0, description="Only apply the change if the item is at this version (else 409)."),
+]
+
+router = APIRouter(prefix="/v1/content", tags=["content"])
+
+
+class RenderContextIn(BaseModel):
+    """What a preview renders with; each part falls back to the documented sample."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    situation: dict[str, Any] = Field(default_factory=lambda: dict(SAMPLE_SITUATION))
+    profile: dict[str, Any] = Field(default_factory=lambda: dict(SAMPLE_PROFILE))
+    first_name: str | None = SAMPLE_FIRST_NAME
+    consent: bool = True
+
+
+class PreviewRequest(BaseModel):
+    """Render a stored item (``item_id``, optionally a ``version``) or an unsaved template
+    (``template`` and ``channel``); a ``template`` given with ``item_id`` replaces the stored one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str | None = None
+    version: int | None = Field(default=None, ge=1)
+    template: str | None = Field(default=None, max_length=20_000)
+    channel: Channel | None = None
+    language: str = Field(default="de", pattern=r"^[a-z]{2}$")
+    context: RenderContextIn = Field(default_factory=RenderContextIn)
+
+
+class PreviewOut(BaseModel):
+    output: str
+    format: Literal["html", "text"]
+    channel: Channel
+    item_id: str | None
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    errors: list[FieldErrorOut]
+
+
+async def _save(
+    request: Request,
+    store: ContentStore,
+    renderer: Renderer,
+    draft: ContentDraft,
+    expected_version: int | None,
+) -> ContentItem:
+    renderer.validate(draft)
+    item = await store.put(draft, expected_version=expected_version)
+    pool: ContentPool | None = getattr(request.state, "content_pool", None)
+    if pool is not None:
+        await pool.refresh()
+    return item
+
+
+def _matches(
+    item: ContentItem,
+    slot: str | None,
+    channel: Channel | None,
+    language: str | None,
+    phase: Phase | None,
+    moment: Moment | None,
+    state: Status | None,
+    q: str | None,
+) -> bool:
+    targeting = item.targeting
+    if (
+        (slot and item.slot != slot)
+        or (channel and item.channel != channel)
+        or (language and item.language != language)
+        or (state and item.status != state)
+        or (phase and targeting.phases and phase not in targeting.phases)
+        or (moment and targeting.moments and moment not in targeting.moments)
+    ):
+        return False
+    if q:
+        needle = q.casefold()
+        haystack = [item.id, item.title, *item.tags, *targeting.categories]
+        return any(needle in text.casefold() for text in haystack)
+    return True
+
+
+@router.get("", summary="List content items")
+async def list_content(
+    store: ContentStoreDep,
+    slot: str | None = None,
+    channel: Channel | None = None,
+    language: str | None = None,
+    phase: Annotated[Phase | None, Query(description="Items that serve this phase.")] = None,
+    moment: Annotated[Moment | None, Query(description="Items that serve this moment.")] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    q: Annotated[str | None, Query(description="Text in id, title, tags or categories.")] = None,
+) -> list[ContentItem]:
+    """Current versions, ordered by id. ``phase``/``moment`` match items targeting them and
+    items that do not restrict that dimension."""
+    items = await store.all()
+    return [i for i in items if _matches(i, slot, channel, language, phase, moment, status_, q)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a content item")
+async def create_content(
+    draft: ContentDraft, request: Request, store: ContentStoreDep, renderer: RendererDep
+) -> ContentItem:
+    """Create version 1. 409 if the id exists, 422 if the template is rejected."""
+    return await _save(request, store, renderer, draft, expected_version=0)
+
+
+@router.post("/preview", summary="Render a template as a given visitor")
+async def preview_content(
+    body: PreviewRequest, store: ContentStoreDep, renderer: RendererDep
+) -> PreviewOut:
+    if body.item_id is not None:
+        base: ContentDraft = await store.get(body.item_id, body.version)
+    elif body.template is not None and body.channel is not None:
+        base = ContentDraft(
+            id="preview", title="Preview", slot="preview", channel=body.channel,
+            language=body.language, template=body.template,
+        )  # fmt: skip
+    else:
+        raise InvalidContent([FieldError("item_id", "give an item_id, or template and channel")])
+    channel = body.channel or base.channel
+    variables = template_variables(
+        base,
+        situation=body.context.situation,
+        profile=body.context.profile,
+        first_name=body.context.first_name,
+        consent=body.context.consent,
+    )
+    output = renderer.preview(body.template or base.template, channel, variables)
+    fmt: Literal["html", "text"] = "html" if channel in HTML_CHANNELS else "text"
+    return PreviewOut(output=output, format=fmt, channel=channel, item_id=body.item_id)
+
+
+@router.post("/validate", summary="Check an item without saving it")
+async def validate_content(
+    renderer: RendererDep, body: Annotated[dict[str, Any], Body()]
+) -> ValidationReport:
+    """Always 200: ``valid`` and every problem found (fields, audience condition, template)."""
+    errors: list[FieldError] = []
+    try:
+        renderer.validate(ContentDraft.model_validate(body))
+    except ValidationError as exc:
+        errors = field_errors(exc)
+    except InvalidContent as exc:
+        errors = exc.field_errors
+    return ValidationReport(
+        valid=not errors, errors=[FieldErrorOut(field=e.loc, message=e.message) for e in errors]
+    )
+
+
+@router.get("/{item_id}", summary="Get a content item")
+async def get_content(
+    item_id: str,
+    store: ContentStoreDep,
+    version: Annotated[int | None, Query(ge=1, description="An earlier version.")] = None,
+) -> ContentItem:
+    return await store.get(item_id, version)
+
+
+@router.get("/{item_id}/history", summary="Every version of a content item, oldest first")
+async def content_history(item_id: str, store: ContentStoreDep) -> list[ContentItem]:
+    return await store.history(item_id)
+
+
+@router.put("/{item_id}", summary="Replace a content item (new version)")
+async def replace_content(
+    item_id: str,
+    fields: ContentFields,
+    request: Request,
+    store: ContentStoreDep,
+    renderer: RendererDep,
+    expected_version: ExpectedVersion = None,
+) -> ContentItem:
+    """Creates the item if it does not exist (unless ``expected_version`` says otherwise)."""
+    draft = fields.with_id(item_id)
+    return await _save(request, store, renderer, draft, expected_version)
+
+
+@router.patch("/{item_id}", summary="Change some fields of a content item (new version)")
+async def patch_content(
+    item_id: str,
+    patch: ContentPatch,
+    request: Request,
+    store: ContentStoreDep,
+    renderer: RendererDep,
+    expected_version: ExpectedVersion = None,
+) -> ContentItem:
+    current = await store.get(item_id)
+    expected = current.version if expected_version is None else expected_version
+    return await _save(request, store, renderer, current.patched(patch), expected)
+
+
+@router.delete("/{item_id}", summary="Archive a content item (new version)")
+async def archive_content(
+    item_id: str,
+    request: Request,
+    store: ContentStoreDep,
+    renderer: RendererDep,
+    expected_version: ExpectedVersion = None,
+) -> ContentItem:
+    current = await store.get(item_id)
+    expected = current.version if expected_version is None else expected_version
+    archived = current.patched(ContentPatch(status="archived"))
+    return await _save(request, store, renderer, archived, expected)
+
+
+@router.delete(
+    "/{item_id}/history",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Forget a content item and all its versions",
+)
+async def purge_content(item_id: str, request: Request, store: ContentStoreDep) -> Response:
+    await store.delete(item_id)
+    pool: ContentPool | None = getattr(request.state, "content_pool", None)
+    if pool is not None:
+        await pool.refresh()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -36,7 +36,7 @@ On save, :meth:`Renderer.validate` compiles the template and renders it against
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -46,7 +46,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from content_pool.errors import ContentRenderError, TemplateRejected
+from content_pool.errors import ContentRenderError, FieldError, InvalidContent, TemplateRejected
 from content_pool.models import HTML_CHANNELS, Channel, ContentDraft
 
 MAX_OUTPUT_CHARS: Final = 100_000
@@ -220,6 +220,20 @@ class Renderer:
                 consent=consent,
             )
             self.preview(draft.template, draft.channel, variables)
+
+    def validate_all(self, drafts: Iterable[ContentDraft]) -> None:
+        """:meth:`validate` every draft; raises one :class:`InvalidContent` naming each failing
+        item (``<id>.template``)."""
+        errors: list[FieldError] = []
+        for draft in drafts:
+            try:
+                self.validate(draft)
+            except TemplateRejected as exc:
+                errors.extend(
+                    FieldError(f"{draft.id}.{e.loc}", e.message) for e in exc.field_errors
+                )
+        if errors:
+            raise InvalidContent(errors)
 
     def preview(self, template: str, channel: Channel, variables: Mapping[str, Any]) -> str:
         """Render a template that is not saved yet. Raises :class:`TemplateRejected`."""

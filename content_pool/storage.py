@@ -16,6 +16,8 @@ one slot)::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -204,3 +206,34 @@ class RedisContentStore:
         deleted = await self._delete_script(keys=self._keys(item_id), args=[item_id])
         if not int(deleted):
             raise ContentNotFound(item_id)
+
+
+@dataclass
+class ImportSummary:
+    """Which ids :func:`import_items` created, changed (new version) or left as they were."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+async def import_items(store: ContentStore, drafts: Iterable[ContentDraft]) -> ImportSummary:
+    """Write each draft as a new version unless the stored item already has the same fields.
+
+    Items in the store that are not among ``drafts`` are left alone. Validate templates first
+    (:meth:`content_pool.render.Renderer.validate_all`); this function does not.
+    """
+    summary = ImportSummary()
+    for draft in drafts:
+        try:
+            current = await store.get(draft.id)
+        except ContentNotFound:
+            await store.put(draft, expected_version=0)
+            summary.created.append(draft.id)
+            continue
+        if current.draft() == draft.draft():
+            summary.unchanged.append(draft.id)
+        else:
+            await store.put(draft, expected_version=current.version)
+            summary.updated.append(draft.id)
+    return summary

@@ -1,0 +1,66 @@
+"""The bundled demo pool is complete enough to drive every situation the service knows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from content_pool.models import CHANNELS, MOMENTS, PHASES
+from content_pool.render import Renderer
+from content_pool.yaml_io import load_dir
+
+DEMO = Path(__file__).resolve().parents[2] / "content_pool" / "demo"
+MAIN_SLOTS = {"hero", "sidebar", "banner", "product_reco", "chat_reply", "email_block"}
+CHAT_INTENTS = {"track_order", "return_item", "store_locator", "human_handover", "out_of_scope"}
+CATEGORIES = {"hiking", "running", "climbing", "camping", "cycling", "winter", "kids"}
+
+
+def test_size_languages_slots_and_channels() -> None:
+    items = load_dir(DEMO)
+    assert len(items) >= 40
+    languages = Counter(i.language for i in items)
+    assert set(languages) == {"de", "en"} and languages["de"] == languages["en"]
+    assert MAIN_SLOTS <= {i.slot for i in items}
+    assert set(CHANNELS) == {i.channel for i in items}
+    assert all(i.status == "live" for i in items)
+
+
+def test_every_phase_moment_and_category_is_served_in_both_languages() -> None:
+    items = load_dir(DEMO)
+    for language in ("de", "en"):
+        mine = [i for i in items if i.language == language]
+        assert set(PHASES) == {p for i in mine for p in i.targeting.phases}, language
+        assert set(MOMENTS) == {m for i in mine for m in i.targeting.moments}, language
+        assert CATEGORIES <= {c for i in mine for c in i.targeting.categories}, language
+
+
+def test_every_placement_has_exactly_one_open_default() -> None:
+    items = load_dir(DEMO)
+    placements = {(i.slot, i.channel, i.language) for i in items}
+    defaults = Counter((i.slot, i.channel, i.language) for i in items if i.is_default)
+    assert placements == set(defaults)
+    assert set(defaults.values()) == {1}
+    for slot in {i.slot for i in items}:
+        for language in ("de", "en"):
+            assert (slot, language) in {(s, lang) for s, _, lang in defaults}
+
+
+def test_chat_replies_are_tagged_with_their_intents() -> None:
+    items = load_dir(DEMO)
+    for language in ("de", "en"):
+        tags = {t for i in items if i.slot == "chat_reply" and i.language == language
+                for t in i.tags}  # fmt: skip
+        intents = {t.removeprefix("intent:") for t in tags if t.startswith("intent:")}
+        assert CHAT_INTENTS <= intents, language
+    chat = [i for i in items if i.slot == "chat_reply"]
+    assert all(sum(t.startswith("intent:") for t in i.tags) == 1 for i in chat)
+
+
+def test_every_template_passes_the_sandbox_and_has_real_copy() -> None:
+    items = load_dir(DEMO)
+    renderer = Renderer()
+    renderer.validate_all(items)
+    for item in items:
+        text = renderer.render(item, situation={"language": item.language})
+        assert len(text) > 40, item.id
+        assert "lorem" not in text.lower(), item.id

@@ -16,6 +16,7 @@ from content_pool.storage import (
     MemoryContentStore,
     RedisContentStore,
     import_items,
+    utc_now,
 )
 from tests.conftest import Backend
 from tests.content_pool.factories import make_draft
@@ -34,10 +35,10 @@ class StepClock:
 
 
 def make_content_store(backend: Backend, clock: StepClock | None = None) -> ContentStore:
-    options = {"clock": clock} if clock else {}
+    now = clock or utc_now
     if backend.redis is None:
-        return MemoryContentStore(**options)
-    return RedisContentStore(backend.redis, prefix=backend.prefix, **options)
+        return MemoryContentStore(clock=now)
+    return RedisContentStore(backend.redis, prefix=backend.prefix, clock=now)
 
 
 async def test_every_edit_is_a_new_version_and_old_ones_stay(backend: Backend) -> None:

@@ -4,7 +4,9 @@ IntentError
 ├── InvalidContext (ValueError)        a context field is malformed (not merely unrecognised)
 ├── TrainingDataError (ValueError)     training data that cannot be used (with file and reason)
 ├── UnknownIntent (LookupError)        an intent name that the catalogue does not know
-└── ModelNotReady (RuntimeError)       no trained model is loaded yet
+├── ModelNotReady (RuntimeError)       no trained model is loaded yet
+├── ReferrerDataError (ValueError)     a referrer list (vendored or project) cannot be read
+└── EvidenceRuleError (ValueError)     a situation evidence rule file cannot be used
 """
 
 from __future__ import annotations
@@ -28,3 +30,19 @@ class UnknownIntent(IntentError, LookupError):
 
 class ModelNotReady(IntentError, RuntimeError):
     """Prediction was asked for before a model was trained or loaded."""
+
+
+class ReferrerDataError(IntentError, ValueError):
+    """A referrer list cannot be read or has the wrong shape; the message names the file."""
+
+
+class EvidenceRuleError(IntentError, ValueError):
+    """A situation evidence rule is invalid; the message names the file and the rule."""
+
+
+class UnknownEncoder(IntentError, LookupError):
+    """An encoder name that :func:`intent.encoder.build_encoder` does not know."""
+
+
+class TrainingJobNotFound(IntentError, LookupError):
+    """A training job id that the intent service has never started."""

@@ -17,6 +17,12 @@ from service import problems
 from service.auth import ApiKeys, require_admin, require_site
 from service.limits import BodyLimitMiddleware
 from service.observability import Metrics, RequestContextMiddleware, configure_logging
+from service.ratelimit import (
+    MemoryWindowCounter,
+    RateLimitMiddleware,
+    RedisWindowCounter,
+    WindowCounter,
+)
 from service.readiness import Readiness
 from service.routes import health
 from service.settings import Settings
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     metrics = Metrics()
+    limiter_box: dict[str, WindowCounter] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -69,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return None
 
         readiness.add("store", store_reachable)
+        limiter_box["counter"] = (
+            RedisWindowCounter(store.redis, settings.redis_prefix)
+            if isinstance(store, RedisStore) else MemoryWindowCounter()
+        )
         state: dict[str, Any] = {
             "settings": settings,
             "metrics": metrics,
@@ -95,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,
+                       counter=lambda: limiter_box.get("counter"))
     app.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
         allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],

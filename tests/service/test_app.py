@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -82,8 +83,9 @@ def test_metrics_have_a_latency_histogram_per_route(client: TestClient) -> None:
     client.get("/healthz")
     client.get("/probe/public", headers={"X-API-Key": SITE_KEY})
     text = client.get("/metrics").text
-    assert 'kairos_request_duration_seconds_count{method="GET",route="/probe/public",status="200"}' \
-        in text
+    series = ('kairos_request_duration_seconds_count'
+              '{method="GET",route="/probe/public",status="200"}')
+    assert series in text
 
 
 @pytest.mark.parametrize(
@@ -148,3 +150,33 @@ def test_development_generates_keys_when_unset() -> None:
     app = create_app(Settings(log_json=False, content_dir=None, _env_file=None))  # type: ignore[call-arg]
     keys = app.state.api_keys
     assert keys.site != keys.admin and len(keys.admin) > 20
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_rate_limit_per_key_answers_429_with_retry_after(store: str, redis_url: str) -> None:
+    extra: dict[str, object] = {"rate_limit_per_minute": 5}
+    if store == "redis":
+        extra.update(redis_url=redis_url, redis_prefix=f"rl{uuid.uuid4().hex[:8]}")
+    app = create_app(make_settings(**extra))
+    probe = APIRouter()
+
+    @probe.get("/probe")
+    async def endpoint() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.include_router(probe, dependencies=SITE)
+    with TestClient(app) as c:
+        for _ in range(3):  # a minute boundary inside the loop starts a new window: try again
+            minute = int(time.time() // 60)
+            codes = [c.get("/probe", headers={"X-API-Key": SITE_KEY}).status_code
+                     for _ in range(7)]
+            other = c.get("/probe", headers={"X-API-Key": ADMIN_KEY})
+            refused = c.get("/probe", headers={"X-API-Key": SITE_KEY})
+            if int(time.time() // 60) == minute:
+                break
+            time.sleep(1)
+    assert codes == [200] * 5 + [429] * 2
+    assert other.status_code == 200
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["content-type"] == "application/problem+json"

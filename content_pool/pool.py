@@ -53,6 +53,7 @@ class ContentPool:
         self._buckets: dict[_Key, _Bucket] = {}
         self._by_id: dict[str, ContentItem] = {}
         self._audiences: dict[str, Expression] = {}
+        self._tagged: dict[tuple[str, str], tuple[ContentItem, ...]] = {}
 
     async def refresh(self) -> None:
         """Reload every item from the store and rebuild the index (swapped in at once)."""
@@ -63,9 +64,12 @@ class ContentPool:
         grouped: dict[_Key, list[ContentItem]] = defaultdict(list)
         by_id: dict[str, ContentItem] = {}
         audiences: dict[str, Expression] = {}
+        tagged: dict[tuple[str, str], list[ContentItem]] = defaultdict(list)
         for item in items:
             if item.status != "live":
                 continue
+            for tag in dict.fromkeys(item.tags):
+                tagged[(tag, item.language)].append(item)
             grouped[(item.slot, item.channel, item.language)].append(item)
             by_id[item.id] = item
             if item.targeting.audience:
@@ -79,6 +83,7 @@ class ContentPool:
                 ordered=tuple(members),
             )
         self._buckets, self._by_id, self._audiences = buckets, by_id, audiences
+        self._tagged = {key: tuple(sorted(group, key=_order)) for key, group in tagged.items()}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -113,6 +118,13 @@ class ContentPool:
             if item.is_default
         ]
         return tuple(sorted(found, key=_order))
+
+    def tagged(self, tag: str, language: str) -> Sequence[ContentItem]:
+        """Live items carrying ``tag`` in ``language``, by priority (validity not checked).
+
+        The chat engine finds its replies this way: ``pool.tagged("intent:track_order", "de")``.
+        """
+        return self._tagged.get((tag, language), ())
 
     def audience_matches(self, item: ContentItem, context: Mapping[str, Any]) -> bool:
         """Whether the item's audience condition holds in ``context`` (true when it has none)."""

@@ -25,13 +25,17 @@ from content_pool.yaml_io import dump_dir, load_dir
 from personalization.redis_store import connect
 from service.settings import Settings
 
-content_app = typer.Typer(help="Import and export the content pool as YAML files.",
-                          no_args_is_help=True)
+content_app = typer.Typer(
+    help="Import and export the content pool as YAML files.", no_args_is_help=True
+)
 console = Console(stderr=True)
 
 _REDIS_URL = typer.Option(None, "--redis-url", help="Redis URL (default: KAIROS_REDIS_URL).")
-_CLUSTER = typer.Option(None, "--cluster/--no-cluster",
-                        help="The URL is a Redis Cluster node (default: KAIROS_REDIS_CLUSTER).")
+_CLUSTER = typer.Option(
+    None,
+    "--cluster/--no-cluster",
+    help="The URL is a Redis Cluster node (default: KAIROS_REDIS_CLUSTER).",
+)
 
 
 def _store_settings(redis_url: str | None, cluster: bool | None) -> tuple[str | None, bool, str]:
@@ -99,8 +103,10 @@ def export(
     """Write the current version of every item in the store as YAML, one file per slot."""
     url, is_cluster, prefix = _store_settings(redis_url, cluster)
     if not url:
-        console.print("[red]No store to export from:[/] set KAIROS_REDIS_URL or --redis-url "
-                      "(the embedded store lives inside the running service).")
+        console.print(
+            "[red]No store to export from:[/] set KAIROS_REDIS_URL or --redis-url "
+            "(the embedded store lives inside the running service)."
+        )
         raise typer.Exit(2)
     drafts = asyncio.run(_export(url, is_cluster, prefix))
     if not include_archived:
@@ -109,8 +115,9 @@ def export(
     console.print(f"[green]{len(drafts)} items[/] written to {len(written)} file(s) in {directory}")
 
 
-async def _import(drafts: list[ContentDraft], url: str, cluster: bool, prefix: str
-                  ) -> ImportSummary:
+async def _import(
+    drafts: list[ContentDraft], url: str, cluster: bool, prefix: str
+) -> ImportSummary:
     client = connect(url, cluster=cluster)
     try:
         return await import_items(RedisContentStore(client, prefix), drafts)

@@ -110,3 +110,21 @@ async def test_audience_condition_compiled_once_and_evaluated() -> None:
 async def test_placements_lists_indexed_buckets() -> None:
     pool = await pool_with(make_draft(id="a"), make_draft(id="b", language="en", channel="email"))
     assert list(pool.placements()) == [("hero", "email", "en"), ("hero", "web", "de")]
+
+
+async def test_tagged_finds_live_items_by_tag_and_language() -> None:
+    pool = await pool_with(
+        make_draft(id="track-de", slot="chat_reply", channel="chat", tags=["intent:track_order"]),
+        make_draft(
+            id="track-de-urgent", slot="chat_reply", channel="chat", priority=90,
+            tags=["intent:track_order", "urgent"],
+        ),
+        make_draft(id="track-en", language="en", tags=["intent:track_order"]),
+        make_draft(id="track-old", status="archived", tags=["intent:track_order"]),
+    )  # fmt: skip
+    assert [i.id for i in pool.tagged("intent:track_order", "de")] == [
+        "track-de-urgent",
+        "track-de",
+    ]
+    assert [i.id for i in pool.tagged("intent:track_order", "en")] == ["track-en"]
+    assert pool.tagged("intent:unknown", "de") == ()

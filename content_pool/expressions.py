@@ -40,9 +40,13 @@ Functions (see :data:`DEFAULT_FUNCTIONS`; a constructor argument can replace the
 - ``contains(x, y)``: same as ``y in x``;
 - ``starts_with(s, prefix)``: true when both are strings and ``s`` starts with ``prefix``.
 
-The context the decision passes is a mapping such as
-``{"device": {...}, "source": {...}, "situation": {...}, "profile": {...}, "intent": {...}}``;
-the language does not prescribe its keys.
+The language does not prescribe the keys of the context. The decision passes, and the demo
+pool's conditions use, the situation's keys at the top level plus three groups::
+
+    device   {type, os, browser}              source  {medium, name, term, campaign}
+    language, country, daypart, weekday, returning
+    session  {cart_items, page_views, ...}    intent  {name, phase, moment, category}
+    profile  {lifecycle, affinities: {topic: weight}, ...}   (empty without consent)
 """
 
 from __future__ import annotations

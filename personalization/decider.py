@@ -1,0 +1,585 @@
+"""The decision: situation + intent + (consented) profile -> the best content for each slot.
+
+:meth:`Decider.decide` reads the situation, recognises intent when there is text (an utterance
+or a search term), fetches the profile only with personalisation consent, applies the hard
+rules (:mod:`personalization.eligibility`), scores the fit (:mod:`personalization.ranking`), lets
+the bandit policy choose (:mod:`personalization.policies`), renders the chosen items in the
+sandbox, logs the decision with its propensities and counts the showing. Visitors in the
+control group (:mod:`personalization.holdout`) get the slot defaults.
+
+A failing dependency (intent model, profile, bandit statistics, a template) never fails the
+decision: it falls back to what is still known and sets ``degraded``.
+
+:meth:`Decider.feedback` records what happened to a shown item; a click is the bandit's reward.
+
+Cost per slot is one dict lookup in the pool index, one pass over the items competing for that
+placement (vectorised), one encoding of the session text and one round trip for the bandit
+statistics; it does not depend on the size of the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from content_pool.errors import ContentRenderError
+from content_pool.models import HTML_CHANNELS, Channel, ContentItem
+from content_pool.pool import ContentPool
+from content_pool.render import Renderer
+from personalization.decisions import (
+    UNKNOWN,
+    Decision,
+    DecisionContext,
+    DecisionProfile,
+    DecisionRequest,
+    FeedbackEvent,
+    Named,
+    ScoredItem,
+    SituationSummary,
+)
+from personalization.eligibility import CAPS_PART, CAPS_TTL, Eligibility, cap_fields
+from personalization.errors import DecisionNotFound, InvalidEvent, PersonalizationError
+from personalization.holdout import Holdout
+from personalization.policies import ArmStats, Bandit, BanditState, context_key
+from personalization.ranking import FeatureIndex, ItemFeatures, Ranker
+from personalization.store import Counters, DecisionLog, PersonalRecords
+
+log = logging.getLogger("kairos.decisions")
+
+CONTROL = "control"
+TREATMENT = "treatment"
+_LOGGED_CANDIDATES = 20
+
+
+class DecisionStore(DecisionLog, Counters, PersonalRecords, Protocol):
+    """The parts of the store a decision uses (both MemoryStore and RedisStore are one)."""
+
+
+class SituationReader(Protocol):
+    """``intent.situation.SituationReader``: the situation of one request."""
+
+    def read(
+        self, context: Any, *, text: str | None = None, now: datetime | None = None
+    ) -> Any: ...
+
+
+class IntentPredictor(Protocol):
+    """``intent.service.IntentService`` / ``intent.model.IntentModel``."""
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        *,
+        langs: Sequence[str | None] | None = None,
+        situations: Sequence[object | None] | None = None,
+    ) -> Sequence[Any]: ...
+
+
+class TextEncoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class ProfileSource(Protocol):
+    """The profile a decision may use: ``None`` when unknown or without personalisation consent."""
+
+    async def profile_for_decision(self, profile_id: str) -> DecisionProfile | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeciderOptions:
+    """Knobs of the decision that are not the scoring weights or the policy."""
+
+    default_language: str = "de"
+    min_intent_confidence: float = 0.35
+    decision_ttl: timedelta = timedelta(hours=72)
+    stats_namespace: str = "stats"
+
+    def __post_init__(self) -> None:
+        assert 0.0 <= self.min_intent_confidence <= 1.0, "min_intent_confidence lies in [0, 1]"
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def stats_key(namespace: str, item_id: str, phase: str, moment: str, group: str) -> str:
+    """The report counter of one item in one phase/moment and group."""
+    return f"{namespace}:{item_id}:{phase}|{moment}:{group}"
+
+
+class Decider:
+    """Decides what to show. Build one per process; ``decide`` is safe to call concurrently.
+
+    >>> decider = Decider(pool, store, renderer=Renderer(), policy=make_policy("thompson"),
+    ...                   features=FeatureIndex(encoder), situation_reader=SituationReader(),
+    ...                   intent=intent_service, profiles=profile_source, holdout=Holdout(0.1))
+    >>> decision = await decider.decide(request, now)
+    """
+
+    def __init__(
+        self,
+        pool: ContentPool,
+        store: DecisionStore,
+        *,
+        renderer: Renderer,
+        policy: Bandit,
+        features: FeatureIndex,
+        ranker: Ranker | None = None,
+        situation_reader: SituationReader | None = None,
+        intent: IntentPredictor | None = None,
+        profiles: ProfileSource | None = None,
+        holdout: Holdout | None = None,
+        options: DeciderOptions | None = None,
+        new_id: Callable[[], str] = _new_id,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.renderer = renderer
+        self.policy = policy
+        self.features = features
+        self.ranker = ranker or Ranker()
+        self.situation_reader = situation_reader
+        self.intent = intent
+        self.profiles = profiles
+        self.holdout = holdout or Holdout(0.0)
+        self.options = options or DeciderOptions()
+        self.eligibility = Eligibility(pool)
+        self.bandit = BanditState(store)
+        self._new_id = new_id
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    async def decide(self, request: DecisionRequest, now: datetime) -> Decision:
+        """Choose, render and log the content of every requested slot.
+
+        Raises :class:`~personalization.errors.StoreUnavailable` only when the decision cannot
+        be logged; everything else degrades.
+        """
+        degraded = False
+        situation = None
+        if self.situation_reader is not None:
+            try:
+                situation = self.situation_reader.read(request.context, text=request.text, now=now)
+            except Exception:  # the reader promises not to raise; never fail a page for it
+                log.exception("situation reader failed")
+                degraded = True
+        summary, view = _summarise(situation, request)
+        language = request.lang or summary.language or self.options.default_language
+
+        text = request.text or summary.search_term
+        intent, phase, moment = None, None, None
+        if text and self.intent is not None:
+            try:
+                predictions = self.intent.predict([text], langs=[language], situations=[situation])
+                intent, phase, moment = _named(predictions[0], self.options.min_intent_confidence)
+            except Exception:
+                log.exception("intent prediction failed")
+                degraded = True
+
+        profile, caps, failed = await self._personal(request.profile_id)
+        degraded = degraded or failed
+        context = DecisionContext(
+            language=language,
+            channel=request.channel,
+            situation=summary.model_copy(update={"language": language}),
+            phase=phase.name if phase else UNKNOWN,
+            moment=moment.name if moment else UNKNOWN,
+            intent=intent.name if intent else None,
+            text=text,
+            device=summary.device,
+            profile=profile,
+            situation_view=view,
+        )
+        unit = request.profile_id or request.anonymous_id or request.session_id
+        control = self.holdout.in_control(unit)
+        group = CONTROL if control else TREATMENT
+        bandit_context = context_key(context, self.policy.config.context_features)
+        text_vector = self._text_vector(text) if not control else None
+
+        used: set[str] = set()
+        slots: dict[str, list[ScoredItem]] = {}
+        logged: dict[str, list[dict[str, Any]]] = {}
+        shown: list[tuple[ContentItem, float]] = []
+        audience = context.audience_context()
+        for slot in request.slots:
+            placed, record, ok = await self._fill_slot(
+                slot, request, context, now, caps, used, audience, control=control,
+                bandit_context=bandit_context, text_vector=text_vector,
+                confidences=(phase.confidence if phase else 0.0,
+                             moment.confidence if moment else 0.0),
+            )  # fmt: skip
+            degraded = degraded or not ok
+            slots[slot] = [scored for scored, _, _ in placed]
+            logged[slot] = record
+            for scored, item, prior in placed:
+                used.add(scored.item_id)
+                shown.append((item, prior))
+
+        decision = Decision(
+            decision_id=self._new_id(),
+            situation=context.situation,
+            intent=intent,
+            phase=phase,
+            moment=moment,
+            lifecycle=context.lifecycle,
+            personalised=profile is not None,
+            in_control_group=control,
+            slots=slots,
+            degraded=degraded,
+        )
+        log_record: dict[str, Any] = {
+            "decision_id": decision.decision_id,
+            "at": now.isoformat(),
+            "session_id": request.session_id,
+            "profile_id": request.profile_id,
+            "anonymous_id": request.anonymous_id,
+            "group": group,
+            "policy": self.policy.config.name,
+            "bandit_context": bandit_context,
+            "context": {
+                "phase": context.phase,
+                "moment": context.moment,
+                "device": context.device,
+                "medium": summary.medium,
+                "language": language,
+                "lifecycle": context.lifecycle,
+                "personalised": profile is not None,
+            },
+            "slots": logged,
+            "feedback": {},
+        }
+        await self.store.put_decision(
+            decision.decision_id, log_record, profile_id=request.profile_id,
+            ttl=self.options.decision_ttl,
+        )  # fmt: skip
+        if not await self._count(shown, context, group, bandit_context, request.profile_id, now):
+            decision = decision.model_copy(update={"degraded": True})
+        return decision
+
+    async def _personal(
+        self, profile_id: str | None
+    ) -> tuple[DecisionProfile | None, dict[str, float], bool]:
+        if profile_id is None:
+            return None, {}, False
+        profile_task: Awaitable[DecisionProfile | None] = (
+            self.profiles.profile_for_decision(profile_id) if self.profiles is not None else _none()
+        )
+        results = await asyncio.gather(
+            profile_task,
+            self.store.get_personal_counters(profile_id, CAPS_PART),
+            return_exceptions=True,
+        )
+        failed = False
+        profile = results[0]
+        if isinstance(profile, BaseException):
+            if not isinstance(profile, PersonalizationError | OSError):
+                raise profile
+            log.warning("profile unavailable for a decision: %s", profile)
+            profile, failed = None, True
+        caps = results[1]
+        if isinstance(caps, BaseException):
+            if not isinstance(caps, PersonalizationError | OSError):
+                raise caps
+            caps, failed = {}, True
+        return profile, caps, failed
+
+    def _text_vector(self, text: str | None) -> np.ndarray | None:
+        encoder = self.features.encoder
+        if not text or encoder is None:
+            return None
+        try:
+            vector: np.ndarray = np.asarray(encoder.encode([text])[0], dtype=np.float64)
+        except Exception:
+            log.exception("encoding the session text failed")
+            return None
+        return vector
+
+    def _candidates(self, slot: str, channel: Channel | None, language: str, now: datetime
+                    ) -> tuple[Sequence[ContentItem], ItemFeatures]:  # fmt: skip
+        channels: Sequence[Channel] = (
+            (channel,) if channel else _channels_of(self.pool, slot, language)
+        )
+        buckets = [self.pool.eligible(slot, c, language, now) for c in channels]
+        buckets = [b for b in buckets if b]
+        if len(buckets) == 1:
+            return buckets[0], self.features.features(buckets[0])
+        merged = tuple(item for bucket in buckets for item in bucket)
+        return merged, self.features.features(merged)
+
+    async def _fill_slot(
+        self,
+        slot: str,
+        request: DecisionRequest,
+        context: DecisionContext,
+        now: datetime,
+        caps: Mapping[str, float],
+        used: set[str],
+        audience: Mapping[str, Any],
+        *,
+        control: bool,
+        bandit_context: str,
+        text_vector: np.ndarray | None,
+        confidences: tuple[float, float],
+    ) -> tuple[list[tuple[ScoredItem, ContentItem, float]], list[dict[str, Any]], bool]:
+        count = request.items_per_slot
+        candidates, features = self._candidates(slot, request.channel, context.language, now)
+        eligible, _ = self.eligibility.filter(
+            candidates, context, now=now, caps=caps, used=used, audience=audience
+        )
+        if control or not eligible:
+            reason = (
+                "control group: the slot's default"
+                if control
+                else ("no eligible item: the slot's default")
+            )
+            defaults = self.pool.defaults(slot, context.language, request.channel, now)
+            kept, _ = self.eligibility.filter(
+                defaults, context, now=now, caps=caps, used=used, audience=audience
+            )
+            defaults_placed: list[tuple[ScoredItem, ContentItem, float]] = []
+            for item in kept[:count]:
+                rendered = self._render(item, context)
+                if rendered is not None:
+                    scored = _scored(item, rendered, 0.0, 1.0, [reason])
+                    defaults_placed.append((scored, item, 0.0))
+            record = [
+                {"item_id": s.item_id, "propensity": 1.0, "default": True}
+                for s, _, _ in defaults_placed
+            ]
+            return defaults_placed, record, True
+
+        ok = True
+        keep = {item.id for item in eligible}
+        rows = np.asarray([i for i, item in enumerate(candidates) if item.id in keep], dtype=int)
+        subset = features.take(rows)
+        terms = self.ranker.terms(
+            subset, context, text_vector=text_vector,
+            phase_confidence=confidences[0], moment_confidence=confidences[1],
+        )  # fmt: skip
+        fit = self.ranker.fit(terms)
+        prior = self.ranker.weights.prior_ctr(fit)
+        ids = [item.id for item in subset.items]
+        try:
+            stats = await self.bandit.load(ids, bandit_context)
+        except (PersonalizationError, OSError):
+            log.warning("bandit statistics unavailable; deciding on fit alone")
+            stats, ok = ArmStats.empty(len(ids)), False
+        choice = self.policy.predict(prior, stats)
+        placed: list[tuple[ScoredItem, ContentItem, float]] = []
+        for j in choice.order:
+            if len(placed) == count:
+                break
+            item = subset.items[j]
+            rendered = self._render(item, context)
+            if rendered is None:
+                ok = False
+                continue
+            reasons = self.ranker.explain(item, terms[j], context)
+            reasons.append(f"fit {fit[j]:.2f} -> prior CTR {prior[j]:.3f}")
+            reasons.append(
+                f"learned: x{choice.learned[j]:.2f} from {stats.clicks[j]:.0f} clicks in "
+                f"{stats.served[j]:.0f} showings ({bandit_context}); "
+                f"{self.policy.config.name} score {choice.scores[j]:.3f}"
+            )
+            placed.append((
+                _scored(item, rendered, float(choice.scores[j]), float(choice.propensity[j]),
+                        reasons),
+                item,
+                float(prior[j]),
+            ))  # fmt: skip
+        top = np.argsort(-choice.propensity, kind="stable")[:_LOGGED_CANDIDATES]
+        record = [
+            {
+                "item_id": scored.item_id,
+                "propensity": scored.propensity,
+                "prior": prior_ctr,
+                "position": position,
+            }
+            for position, (scored, _, prior_ctr) in enumerate(placed)
+        ]
+        if record:
+            record[0]["candidates"] = [
+                [ids[j], round(float(prior[j]), 6), round(float(choice.propensity[j]), 6)]
+                for j in top
+                if choice.propensity[j] > 0
+            ]
+        return placed, record, ok
+
+    def _render(self, item: ContentItem, context: DecisionContext) -> str | None:
+        profile = context.profile
+        try:
+            return self.renderer.render(
+                item,
+                situation=context.situation_view,
+                profile=(
+                    {"lifecycle": profile.lifecycle, "affinities": dict(profile.affinities)}
+                    if profile
+                    else None
+                ),
+                first_name=profile.first_name if profile else None,
+                consent=profile is not None,
+            )
+        except ContentRenderError:
+            log.exception("content item failed to render; skipped", extra={"item": item.id})
+            return None
+
+    async def _count(
+        self,
+        shown: Sequence[tuple[ContentItem, float]],
+        context: DecisionContext,
+        group: str,
+        bandit_context: str,
+        profile_id: str | None,
+        now: datetime,
+    ) -> bool:
+        """Count the showings (bandit, reports, frequency caps); ``False`` if that failed."""
+        writes: list[Awaitable[Any]] = []
+        capped: dict[str, float] = {}
+        for item, prior in shown:
+            key = stats_key(
+                self.options.stats_namespace, item.id, context.phase, context.moment, group
+            )
+            writes.append(self.store.incr(key, {"served": 1.0}))
+            if group == TREATMENT:
+                writes.append(self.bandit.partial_fit(
+                    item.id, bandit_context, served=1.0, expected=prior))  # fmt: skip
+            cap = item.frequency_cap
+            if profile_id is not None and (cap.per_day or cap.per_week):
+                for name in cap_fields(item.id, now):
+                    capped[name] = 1.0
+        if capped and profile_id is not None:
+            writes.append(self.store.incr_personal(profile_id, CAPS_PART, capped, ttl=CAPS_TTL))
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if not isinstance(error, PersonalizationError | OSError):
+                raise error
+        if errors:
+            log.warning("counting a decision failed: %s", errors[0])
+        return not errors
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    async def feedback(
+        self, decision_id: str, item_id: str, event: FeedbackEvent, value: float | None = None
+    ) -> bool:
+        """Record what happened to an item of a decision; ``False`` if it was already recorded.
+
+        A click rewards the bandit (treatment group only); every event is counted for the
+        reports. Raises :class:`DecisionNotFound` for an unknown or expired decision and
+        :class:`InvalidEvent` when the item was not part of it.
+        """
+        record = await self.store.get_decision(decision_id)
+        if record is None:
+            raise DecisionNotFound(f"decision {decision_id!r} is unknown or expired")
+        shown = {
+            entry["item_id"] for entries in record.get("slots", {}).values() for entry in entries
+        }
+        if item_id not in shown:
+            raise InvalidEvent(f"item {item_id!r} was not shown in decision {decision_id!r}")
+        feedback: dict[str, list[str]] = record.setdefault("feedback", {})
+        seen = feedback.setdefault(item_id, [])
+        if event in seen:
+            return False
+        seen.append(event)
+        if value is not None:
+            record.setdefault("values", {})[item_id] = value
+        ctx = record.get("context", {})
+        group = record.get("group", TREATMENT)
+        key = stats_key(
+            self.options.stats_namespace, item_id, ctx.get("phase", UNKNOWN),
+            ctx.get("moment", UNKNOWN), group,
+        )  # fmt: skip
+        field = {"impression": "impressions", "click": "clicks", "conversion": "conversions",
+                 "dismiss": "dismissals"}[event]  # fmt: skip
+        amounts = {field: 1.0}
+        if event == "conversion" and value:
+            amounts["value"] = float(value)
+        writes: list[Awaitable[None]] = [self.store.incr(key, amounts)]
+        if event == "click" and group == TREATMENT:
+            writes.append(self.bandit.partial_fit(item_id, record["bandit_context"], reward=1.0))
+        await asyncio.gather(*writes)
+        await self.store.put_decision(
+            decision_id, record, profile_id=record.get("profile_id"),
+            ttl=self.options.decision_ttl,
+        )  # fmt: skip
+        return True
+
+
+async def _none() -> None:
+    return None
+
+
+def _channels_of(pool: ContentPool, slot: str, language: str) -> tuple[Channel, ...]:
+    return tuple(
+        channel  # type: ignore[misc]
+        for b_slot, channel, b_language in pool.placements()
+        if b_slot == slot and b_language == language
+    )
+
+
+def _scored(
+    item: ContentItem, rendered: str, score: float, propensity: float, reasons: list[str]
+) -> ScoredItem:
+    html = item.channel in HTML_CHANNELS
+    return ScoredItem(
+        item_id=item.id,
+        version=item.version,
+        channel=item.channel,
+        html=rendered if html else None,
+        text=None if html else rendered,
+        score=round(score, 6),
+        propensity=round(propensity, 6),
+        reasons=reasons,
+    )
+
+
+def _named(prediction: Any, threshold: float) -> tuple[Named | None, Named | None, Named | None]:
+    def pick(scored: Any) -> Named | None:
+        name = getattr(scored, "name", None)
+        confidence = float(getattr(scored, "confidence", 0.0))
+        if not name or name in (UNKNOWN, "out_of_scope") or confidence < threshold:
+            return None
+        return Named(name=name, confidence=min(1.0, max(0.0, confidence)))
+
+    if getattr(prediction, "out_of_scope", False):
+        return None, None, None
+    return pick(prediction.intent), pick(prediction.phase), pick(prediction.moment)
+
+
+def _summarise(situation: Any, request: DecisionRequest) -> tuple[SituationSummary, dict[str, Any]]:
+    """The summary shown in the answer and the view templates and audiences see."""
+    if situation is None:
+        accept = (request.context.accept_language or "")[:2].lower()
+        language = accept if accept.isalpha() and len(accept) == 2 else None
+        summary = SituationSummary(language=language)
+        view: dict[str, Any] = {"device": {"type": UNKNOWN}, "source": {"medium": UNKNOWN},
+                                "language": language}  # fmt: skip
+        return summary, view
+    device, source = situation.device, situation.source
+    language = situation.language.code
+    summary = SituationSummary(
+        device=device.type or UNKNOWN,
+        medium=source.medium or UNKNOWN,
+        search_term=source.search_term,
+        language=language,
+        daypart=situation.daypart,
+    )
+    view = {
+        "device": {"type": device.type, "os": device.os, "browser": device.browser},
+        "source": {"medium": source.medium, "name": source.source, "term": source.search_term,
+                   "campaign": source.campaign},
+        "language": language,
+        "country": situation.country,
+        "daypart": situation.daypart,
+        "weekday": situation.weekday,
+        "returning": situation.is_returning,
+    }  # fmt: skip
+    return summary, view

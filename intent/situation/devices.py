@@ -91,8 +91,15 @@ class DeviceDetector:
         result = self._resolver(user_agent, ua_parser.Domain.ALL).complete().with_defaults()
         return self._is_bot(user_agent, result)
 
-    def cache_info(self) -> str:
-        return str(self._cached.cache_info())
+    def cache_info(self) -> dict[str, int | None]:
+        """Hits, misses, current size and bound of the agent cache."""
+        info = self._cached.cache_info()
+        return {
+            "hits": info.hits,
+            "misses": info.misses,
+            "size": info.currsize,
+            "maxsize": info.maxsize,
+        }
 
     def _is_bot(self, user_agent: str, result: ua_parser.DefaultedResult) -> bool:
         if result.device.family == "Spider" or _AUTOMATED.search(user_agent):

@@ -154,6 +154,7 @@ def _split(url: str | None) -> _Parts | None:
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:  # an invalid IPv6 literal or port
         return None
     return _Parts(parts.scheme.lower(), hostname, parts.path, parts.query)

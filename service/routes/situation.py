@@ -1,0 +1,42 @@
+"""The situation as Kairos sees it (``POST /v1/situation``).
+
+For integrators debugging their setup and for the console's "view as visitor": send the context
+you would send with a decision or chat request and get back the device, source, language, local
+time and the situation evidence that the intent fusion would receive. A malformed context field
+(an unknown timezone, a country that is not two letters) is a 422.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from intent.situation import ContextInput, Situation, SituationReader
+
+router = APIRouter(prefix="/v1", tags=["situation"])
+
+
+def get_situation_reader(request: Request) -> SituationReader:
+    """The process's reader, built once in the lifespan (``state.situation_reader``)."""
+    reader: SituationReader = request.state.situation_reader
+    return reader
+
+
+SituationReaderDep = Annotated[SituationReader, Depends(get_situation_reader)]
+
+
+class SituationRequest(BaseModel):
+    """The context of one visit, and optionally what the visitor wrote (for the language)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context: ContextInput = Field(default_factory=ContextInput)
+    text: str | None = Field(default=None, max_length=10_000)
+
+
+@router.post("/situation", summary="Read the situation of a context")
+def read_situation(body: SituationRequest, reader: SituationReaderDep) -> Situation:
+    """Return the situation Kairos reads from ``body.context``."""
+    return reader.read(body.context, text=body.text)

@@ -109,9 +109,9 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def stats_key(namespace: str, item_id: str, phase: str, moment: str, group: str) -> str:
-    """The report counter of one item in one phase/moment and group."""
-    return f"{namespace}:{item_id}:{phase}|{moment}:{group}"
+def stats_key(namespace: str, slot: str, item_id: str, phase: str, moment: str, group: str) -> str:
+    """The report counter of one item of a slot in one phase/moment and group."""
+    return f"{namespace}:{slot}:{item_id}:{phase}|{moment}:{group}"
 
 
 class Decider:
@@ -206,7 +206,7 @@ class Decider:
         used: set[str] = set()
         slots: dict[str, list[ScoredItem]] = {}
         logged: dict[str, list[dict[str, Any]]] = {}
-        shown: list[tuple[ContentItem, float]] = []
+        shown: list[tuple[str, ContentItem, float]] = []
         audience = context.audience_context()
         for slot in request.slots:
             placed, record, ok = await self._fill_slot(
@@ -220,7 +220,7 @@ class Decider:
             logged[slot] = record
             for scored, item, prior in placed:
                 used.add(scored.item_id)
-                shown.append((item, prior))
+                shown.append((slot, item, prior))
 
         decision = Decision(
             decision_id=self._new_id(),
@@ -432,7 +432,7 @@ class Decider:
 
     async def _count(
         self,
-        shown: Sequence[tuple[ContentItem, float]],
+        shown: Sequence[tuple[str, ContentItem, float]],
         context: DecisionContext,
         group: str,
         bandit_context: str,
@@ -442,9 +442,9 @@ class Decider:
         """Count the showings (bandit, reports, frequency caps); ``False`` if that failed."""
         writes: list[Awaitable[Any]] = []
         capped: dict[str, float] = {}
-        for item, prior in shown:
+        for slot, item, prior in shown:
             key = stats_key(
-                self.options.stats_namespace, item.id, context.phase, context.moment, group
+                self.options.stats_namespace, slot, item.id, context.phase, context.moment, group
             )
             writes.append(self.store.incr(key, {"served": 1.0}))
             if group == TREATMENT:
@@ -480,7 +480,9 @@ class Decider:
         if record is None:
             raise DecisionNotFound(f"decision {decision_id!r} is unknown or expired")
         shown = {
-            entry["item_id"] for entries in record.get("slots", {}).values() for entry in entries
+            entry["item_id"]: slot
+            for slot, entries in record.get("slots", {}).items()
+            for entry in entries
         }
         if item_id not in shown:
             raise InvalidEvent(f"item {item_id!r} was not shown in decision {decision_id!r}")
@@ -494,7 +496,7 @@ class Decider:
         ctx = record.get("context", {})
         group = record.get("group", TREATMENT)
         key = stats_key(
-            self.options.stats_namespace, item_id, ctx.get("phase", UNKNOWN),
+            self.options.stats_namespace, shown[item_id], item_id, ctx.get("phase", UNKNOWN),
             ctx.get("moment", UNKNOWN), group,
         )  # fmt: skip
         field = {"impression": "impressions", "click": "clicks", "conversion": "conversions",

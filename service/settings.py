@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     )
     holdout_share: float = Field(default=0.1, ge=0, le=0.5)
 
+    # Profiles
+    affinity_half_life_days: float = Field(default=30, gt=0, description="Interest fades by half.")
+    max_affinities: int = Field(default=20, ge=1, le=100)
+    lifecycle_new_customer_days: int = Field(default=30, ge=0)
+    lifecycle_active_min_orders: int = Field(default=2, ge=1)
+    lifecycle_loyal_min_orders: int = Field(default=5, ge=1)
+    lifecycle_at_risk_days: int = Field(default=90, gt=0, description="No order: at risk.")
+    lifecycle_lapsed_days: int = Field(default=365, gt=0, description="No order: lapsed.")
+    consent_defaults: list[Literal["personalisation", "analytics", "email", "sms", "push"]] = Field(
+        default_factory=list, description="Purposes granted to new profiles until they object."
+    )
+
     # Service
     log_level: str = "INFO"
     log_json: bool = True

@@ -24,7 +24,7 @@ from service.ratelimit import (
     WindowCounter,
 )
 from service.readiness import Readiness
-from service.routes import health
+from service.routes import events, health, profiles
 from service.settings import Settings
 
 log = logging.getLogger("kairos.app")
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "readiness": readiness,
         }
         # --- components: each adds what it built to ``state`` (and a readiness check) ---
+        state["profiles"] = profiles.build_profile_service(settings, store)
         log.info("kairos started", extra={"store": type(store).__name__})
         try:
             yield state
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     # --- routers: public ones with SITE, marketer/admin ones with ADMIN ---
     app.include_router(health.router)
+    app.include_router(events.router, dependencies=SITE)
+    app.include_router(profiles.router, dependencies=ADMIN)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,

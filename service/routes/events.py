@@ -1,0 +1,110 @@
+"""``POST /v1/events``: sites, apps and bots report what people do.
+
+The body is one event (an object with ``type``) or a batch ``{"events": [...]}`` of at most
+``max_batch_events``. Events are documented in :mod:`personalization.events`.
+
+Partial acceptance: each event is validated on its own. The valid ones are stored and the invalid
+ones are listed in ``rejected`` with their index in the batch and the reason, so nothing is dropped
+silently; ``complete`` is ``false`` whenever something was rejected. Only when no event is valid is
+the answer a 422 problem (with the same list under ``errors``). A repeated ``event_id`` is
+accepted again and reported under ``duplicates``, applied once.
+
+The answer comes after the store acknowledged every accepted event. When the store cannot be
+reached the answer is a 503 problem with ``Retry-After``, and nothing is acknowledged: send the
+same batch again (repeated ids are applied once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from personalization.events import EventProblem, parse_events
+from service.deps import MetricsDep, SettingsDep
+from service.problems import problem
+from service.routes.profiles import ProfileServiceDep
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+class RejectedEvent(BaseModel):
+    index: int
+    event_id: str | None
+    reason: str
+
+
+class EventsReceipt(BaseModel):
+    """What was stored: ids applied now, ids applied before, and the events refused."""
+
+    complete: bool
+    accepted: list[str]
+    duplicates: list[str]
+    rejected: list[RejectedEvent]
+
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "description": "One event, or {\"events\": [event, ...]}.", "type": "object"}}},
+    }
+}
+
+
+def _items(body: object) -> list[object] | str:
+    """The events of the body, or why there are none."""
+    if isinstance(body, dict) and "type" not in body and "events" in body:
+        events = body["events"]
+        if not isinstance(events, list):
+            return "events must be a list"
+        return list(events)
+    if isinstance(body, dict):
+        return [body]
+    return "send one event object or {\"events\": [...]}"
+
+
+@router.post("/events", summary="Report one event or a batch", response_model=EventsReceipt,
+             openapi_extra=_BODY_DOC,
+             responses={422: {"description": "Nothing valid in the body"},
+                        503: {"description": "Store unavailable: retry later"}})
+async def post_events(
+    request: Request, profiles: ProfileServiceDep, settings: SettingsDep, metrics: MetricsDep
+) -> EventsReceipt | JSONResponse:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        return problem(422, "Invalid request", f"the body is not JSON: {exc}", request=request)
+    items = _items(body)
+    if isinstance(items, str):
+        return problem(422, "Invalid request", items, request=request)
+    if not items:
+        return problem(422, "Invalid request", "the batch is empty", request=request)
+    if len(items) > settings.max_batch_events:
+        return problem(422, "Invalid request", f"{len(items)} events in one batch; send at most "
+                       f"{settings.max_batch_events} per request", request=request)
+    events, bad = parse_events(items)
+    if bad:
+        metrics.events.labels("rejected").inc(len(bad))
+    if not events:
+        return problem(422, "Invalid event", _summary(bad), request=request,
+                       errors=[b.as_dict() for b in bad])
+    report = await profiles.ingest(events)
+    metrics.events.labels("accepted").inc(len(report.accepted))
+    if report.duplicates:
+        metrics.events.labels("duplicate").inc(len(report.duplicates))
+    return EventsReceipt(
+        complete=not bad,
+        accepted=report.accepted,
+        duplicates=report.duplicates,
+        rejected=[RejectedEvent(**b.as_dict()) for b in bad],
+    )
+
+
+def _summary(bad: list[EventProblem]) -> str:
+    first = bad[0]
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    return f"event {first.index}: {first.reason}{more}"

@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     )
     holdout_share: float = Field(default=0.1, ge=0, le=0.5)
 
+    # Decisions
+    decision_policy: Literal["thompson", "epsilon_greedy", "greedy"] = Field(
+        default="thompson", description="Bandit policy (personalization.policies.POLICIES)."
+    )
+    decision_policy_options: dict[str, float | int] = Field(
+        default_factory=dict,
+        description='Policy options as JSON, e.g. {"top_k": 12, "prior_strength": 3}.',
+    )
+    decision_seed: int | None = Field(default=None, description="Seed of the policy's RNG.")
+    scoring_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='Overrides of personalization.ranking.ScoringWeights, e.g. {"phase": 0.4}.',
+    )
+    min_intent_confidence: float = Field(default=0.35, ge=0, le=1)
+    holdout_salt: str = Field(default="kairos-holdout-v1", min_length=1)
+    content_refresh_seconds: float = Field(
+        default=30, ge=0, description="Each worker reloads the pool this often; 0 never."
+    )
+
     # Profiles
     affinity_half_life_days: float = Field(default=30, gt=0, description="Interest fades by half.")
     max_affinities: int = Field(default=20, ge=1, le=100)

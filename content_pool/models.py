@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, Self
 
 from pydantic import (
@@ -71,13 +72,19 @@ class Targeting(_Model):
     def _audience_compiles(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        compile_expression(value)  # ExpressionError is a ValueError: pydantic reports it
+        _check_audience(value)  # ExpressionError is a ValueError: pydantic reports it
         return value
 
     @property
     def is_open(self) -> bool:
         """True when nothing restricts who gets the item."""
         return not (self.phases or self.moments or self.lifecycle_stages or self.audience)
+
+
+@lru_cache(maxsize=4096)
+def _check_audience(source: str) -> None:
+    # items are re-validated whenever they are read from a store: parse each condition once
+    compile_expression(source)
 
 
 class FrequencyCap(_Model):

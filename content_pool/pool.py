@@ -3,7 +3,7 @@
 Lookups by ``(slot, channel, language)`` are one dict access; the cost of a decision does not
 grow with the size of the pool, only with the number of items that compete for one placement.
 Items are kept in each bucket by descending priority, then id. Audience conditions are
-compiled once, when the index is built.
+compiled once, when the index is built, and reused by later refreshes while unchanged.
 
 The index is a snapshot: call :meth:`ContentPool.refresh` after edits (the content routes do
 this for their own process) or periodically in every worker.
@@ -65,6 +65,7 @@ class ContentPool:
         by_id: dict[str, ContentItem] = {}
         audiences: dict[str, Expression] = {}
         tagged: dict[tuple[str, str], list[ContentItem]] = defaultdict(list)
+        compiled: dict[str, Expression] = {}
         for item in items:
             if item.status != "live":
                 continue
@@ -72,8 +73,13 @@ class ContentPool:
                 tagged[(tag, item.language)].append(item)
             grouped[(item.slot, item.channel, item.language)].append(item)
             by_id[item.id] = item
-            if item.targeting.audience:
-                audiences[item.id] = compile_expression(item.targeting.audience)
+            source = item.targeting.audience
+            if source:
+                # most conditions are unchanged between refreshes: reuse their compiled form
+                known = self._audiences.get(item.id)
+                reused = known if known is not None and known.source == source else None
+                audiences[item.id] = reused or compiled.get(source) or compile_expression(source)
+                compiled[source] = audiences[item.id]
         buckets = {}
         for key, members in grouped.items():
             members.sort(key=_order)
@@ -84,6 +90,16 @@ class ContentPool:
             )
         self._buckets, self._by_id, self._audiences = buckets, by_id, audiences
         self._tagged = {key: tuple(sorted(group, key=_order)) for key, group in tagged.items()}
+
+    def apply(self, item: ContentItem) -> None:
+        """Take one saved item into the index (or out of it, when it is no longer live) without
+        reading the store: what a process does after its own write."""
+        items = {key: value for key, value in self._by_id.items() if key != item.id}
+        self.load([*items.values(), item])
+
+    def forget(self, item_id: str) -> None:
+        """Drop one item from the index (after it was deleted from the store)."""
+        self.load(value for key, value in self._by_id.items() if key != item_id)
 
     def __len__(self) -> int:
         return len(self._by_id)

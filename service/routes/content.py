@@ -4,7 +4,7 @@ Every write validates the template in the sandbox against the sample context fir
 line and reason when it fails) and creates a new version; ``DELETE`` archives (a new version
 with ``status="archived"``), ``DELETE .../history`` forgets the item and all its versions.
 After a write the process's own :class:`~content_pool.pool.ContentPool` (``state.content_pool``,
-when there is one) is refreshed.
+when there is one) takes the change in at once; other workers see it at their next refresh.
 
 Errors are domain errors; :data:`CONTENT_PROBLEMS` is their HTTP mapping for
 ``service/problems.py``.
@@ -134,7 +134,7 @@ async def _save(
     item = await store.put(draft, expected_version=expected_version)
     pool: ContentPool | None = getattr(request.state, "content_pool", None)
     if pool is not None:
-        await pool.refresh()
+        pool.apply(item)
     return item
 
 
@@ -298,5 +298,5 @@ async def purge_content(item_id: str, request: Request, store: ContentStoreDep) 
     await store.delete(item_id)
     pool: ContentPool | None = getattr(request.state, "content_pool", None)
     if pool is not None:
-        await pool.refresh()
+        pool.forget(item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -128,3 +128,16 @@ async def test_tagged_finds_live_items_by_tag_and_language() -> None:
     ]
     assert [i.id for i in pool.tagged("intent:track_order", "en")] == ["track-en"]
     assert pool.tagged("intent:unknown", "de") == ()
+
+
+async def test_apply_and_forget_update_the_index_without_the_store() -> None:
+    pool = await pool_with(make_draft(id="a", priority=10), make_draft(id="b", priority=20))
+    store = MemoryContentStore()
+    raised = await store.put(make_draft(id="a", priority=90))
+    pool.apply(raised)
+    assert [i.id for i in pool.eligible("hero", "web", "de", NOW)] == ["a", "b"]
+    archived = await store.put(make_draft(id="a", status="archived"))
+    pool.apply(archived)
+    assert [i.id for i in pool.eligible("hero", "web", "de", NOW)] == ["b"]
+    pool.forget("b")
+    assert len(pool) == 0 and pool.eligible("hero", "web", "de", NOW) == ()

@@ -154,7 +154,7 @@ def test_archive_then_purge(client: TestClient) -> None:
     assert client.get("/v1/content/hero-summer-de").status_code == 404
 
 
-def test_writes_refresh_the_process_pool() -> None:
+def test_writes_update_the_process_pool() -> None:
     store = MemoryContentStore()
     pool = ContentPool(store)
     with TestClient(build_app(store, pool)) as client:

@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         # --- components: each adds what it built to ``state`` (and a readiness check) ---
         state["profiles"] = profiles.build_profile_service(settings, store)
+        from service.routes import decisions as decision_routes
+
+        await decision_routes.start(settings, state)  # content pool, renderer, decider
         log.info("kairos started", extra={"store": type(store).__name__})
         try:
             yield state
@@ -107,6 +110,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router, dependencies=SITE)
     app.include_router(profiles.router, dependencies=ADMIN)
+    from service.routes import content as content_routes
+    from service.routes import decisions as decision_routes
+
+    for error, (code, title) in content_routes.CONTENT_PROBLEMS.items():
+        problems.register(error, code, title)
+    app.include_router(content_routes.router, dependencies=ADMIN)
+    app.include_router(decision_routes.router, dependencies=SITE)
+    app.include_router(decision_routes.admin_router, dependencies=ADMIN)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,

@@ -33,6 +33,8 @@ from content_pool.errors import ContentRenderError
 from content_pool.models import HTML_CHANNELS, Channel, ContentItem
 from content_pool.pool import ContentPool
 from content_pool.render import Renderer
+from personalization import consent
+from personalization.clock import Clock, system_clock
 from personalization.decisions import (
     UNKNOWN,
     Decision,
@@ -48,6 +50,7 @@ from personalization.eligibility import CAPS_PART, CAPS_TTL, Eligibility, cap_fi
 from personalization.errors import DecisionNotFound, InvalidEvent, PersonalizationError
 from personalization.holdout import Holdout
 from personalization.policies import ArmStats, Bandit, BanditState, context_key
+from personalization.profiles import Profile
 from personalization.ranking import FeatureIndex, ItemFeatures, Ranker
 from personalization.store import Counters, DecisionLog, PersonalRecords
 
@@ -92,6 +95,41 @@ class ProfileSource(Protocol):
     async def profile_for_decision(self, profile_id: str) -> DecisionProfile | None: ...
 
 
+class ProfileFinder(Protocol):
+    """``personalization.profile_service.ProfileService``."""
+
+    async def find(self, profile_id: str) -> Profile | None: ...
+
+
+class ConsentedProfiles:
+    """The :class:`ProfileSource` over the profile service, gated by personalisation consent.
+
+    Affinities are decayed to the clock's now and scaled so the strongest interest is 1.
+    """
+
+    def __init__(self, profiles: ProfileFinder, *, clock: Clock = system_clock) -> None:
+        self.profiles = profiles
+        self.clock = clock
+
+    async def profile_for_decision(self, profile_id: str) -> DecisionProfile | None:
+        profile = consent.profile_for_decision(await self.profiles.find(profile_id))
+        if profile is None:
+            return None
+        scores = profile.affinities.current(self.clock())
+        strongest = max(scores.values(), default=0.0)
+        affinities = (
+            {topic: score / strongest for topic, score in scores.items() if score > 0}
+            if strongest > 0
+            else {}
+        )
+        return DecisionProfile(
+            profile_id=profile.profile_id,
+            lifecycle=str(profile.stage),
+            affinities=affinities,
+            first_name=profile.known.first_name,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class DeciderOptions:
     """Knobs of the decision that are not the scoring weights or the policy."""
@@ -100,6 +138,8 @@ class DeciderOptions:
     min_intent_confidence: float = 0.35
     decision_ttl: timedelta = timedelta(hours=72)
     stats_namespace: str = "stats"
+    pool_refresh: timedelta | None = None
+    """Reload the pool from the content store when the snapshot is older (every worker)."""
 
     def __post_init__(self) -> None:
         assert 0.0 <= self.min_intent_confidence <= 1.0, "min_intent_confidence lies in [0, 1]"
@@ -153,6 +193,31 @@ class Decider:
         self.eligibility = Eligibility(pool)
         self.bandit = BanditState(store)
         self._new_id = new_id
+        self._refreshed_at: datetime | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    async def refresh_pool(self, now: datetime) -> None:
+        """Reload the pool from its store and precompute the features of every live item."""
+        async with self._refresh_lock:
+            await self.pool.refresh()
+            self.warm(now)
+            self._refreshed_at = now
+
+    def warm(self, now: datetime) -> None:
+        """Precompute item embeddings and features for every placement of the pool."""
+        for slot, channel, language in self.pool.placements():
+            self.features.features(self.pool.eligible(slot, channel, language, now))  # type: ignore[arg-type]
+
+    async def _maybe_refresh(self, now: datetime) -> None:
+        every = self.options.pool_refresh
+        if every is None or self._refresh_lock.locked():
+            return
+        if self._refreshed_at is None or now - self._refreshed_at >= every:
+            try:
+                await self.refresh_pool(now)
+            except Exception:  # keep serving the old snapshot
+                log.exception("refreshing the content pool failed")
+                self._refreshed_at = now
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -162,6 +227,7 @@ class Decider:
         Raises :class:`~personalization.errors.StoreUnavailable` only when the decision cannot
         be logged; everything else degrades.
         """
+        await self._maybe_refresh(now)
         degraded = False
         situation = None
         if self.situation_reader is not None:

@@ -41,12 +41,12 @@ Functions (see :data:`DEFAULT_FUNCTIONS`; a constructor argument can replace the
 - ``starts_with(s, prefix)``: true when both are strings and ``s`` starts with ``prefix``.
 
 The language does not prescribe the keys of the context. The decision passes, and the demo
-pool's conditions use, the situation's keys at the top level plus three groups::
+pool's conditions use, the situation's keys at the top level plus intent and profile::
 
     device   {type, os, browser}              source  {medium, name, term, campaign}
-    language, country, daypart, weekday, returning
-    session  {cart_items, page_views, ...}    intent  {name, phase, moment, category}
-    profile  {lifecycle, affinities: {topic: weight}, ...}   (empty without consent)
+    language, country, daypart, weekday, returning, phase, moment
+    intent   {name, phase, moment}
+    profile  {lifecycle, affinities: {topic: weight}, interests}   (empty without consent)
 """
 
 from __future__ import annotations

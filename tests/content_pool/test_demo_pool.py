@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from content_pool.expressions import compile_expression, names_used
 from content_pool.models import CHANNELS, MOMENTS, PHASES
 from content_pool.render import Renderer
 from content_pool.yaml_io import load_dir
@@ -64,3 +65,26 @@ def test_every_template_passes_the_sandbox_and_has_real_copy() -> None:
         text = renderer.render(item, situation={"language": item.language})
         assert len(text) > 40, item.id
         assert "lorem" not in text.lower(), item.id
+
+
+def test_audience_conditions_read_only_documented_context_keys() -> None:
+    documented = {
+        "device", "source", "language", "country", "daypart", "weekday", "returning",
+        "phase", "moment", "intent", "profile", "situation",
+    }  # fmt: skip
+    conditions = [i.targeting.audience for i in load_dir(DEMO) if i.targeting.audience]
+    assert conditions
+    for source in conditions:
+        roots = {path.split(".")[0] for path in names_used(compile_expression(source))}
+        assert roots <= documented, source
+
+
+def test_demo_conditions_select_the_visitors_they_are_written_for() -> None:
+    items = {i.id: i for i in load_dir(DEMO)}
+    climbing = compile_expression(items["reco-climbing-starter-de"].targeting.audience or "")
+    assert climbing.matches({"source": {"term": "Kletterschuhe Anfänger"}})
+    assert climbing.matches({"profile": {"affinities": {"climbing": 0.5}}})
+    assert not climbing.matches({"source": {"term": "zelt"}, "profile": {}})
+    stores = compile_expression(items["sidebar-store-finder-en"].targeting.audience or "")
+    assert stores.matches({"device": {"type": "mobile"}})
+    assert not stores.matches({"device": {"type": "desktop"}})

@@ -194,6 +194,7 @@ class Decider:
         self.bandit = BanditState(store)
         self._new_id = new_id
         self._refreshed_at: datetime | None = None
+        self._next_refresh: datetime | None = None
         self._refresh_lock = asyncio.Lock()
 
     async def refresh_pool(self, now: datetime) -> None:
@@ -202,6 +203,12 @@ class Decider:
             await self.pool.refresh()
             self.warm(now)
             self._refreshed_at = now
+            if self.options.pool_refresh is not None:
+                self._next_refresh = now + self.options.pool_refresh
+
+    def pool_age(self, now: datetime) -> timedelta | None:
+        """How old the pool snapshot is (``None`` before the first refresh)."""
+        return None if self._refreshed_at is None else now - self._refreshed_at
 
     def warm(self, now: datetime) -> None:
         """Precompute item embeddings and features for every placement of the pool."""
@@ -212,12 +219,12 @@ class Decider:
         every = self.options.pool_refresh
         if every is None or self._refresh_lock.locked():
             return
-        if self._refreshed_at is None or now - self._refreshed_at >= every:
+        if self._next_refresh is None or now >= self._next_refresh:
+            self._next_refresh = now + every
             try:
                 await self.refresh_pool(now)
-            except Exception:  # keep serving the old snapshot
+            except Exception:  # keep serving the old snapshot; try again after ``every``
                 log.exception("refreshing the content pool failed")
-                self._refreshed_at = now
 
     # -- deciding ---------------------------------------------------------------------------
 

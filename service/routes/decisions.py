@@ -7,12 +7,14 @@ included twice by the app: :data:`router` with SITE, :data:`admin_router` with A
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
+from content_pool.errors import ContentError
 from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore, RedisContentStore, import_items
@@ -36,6 +38,8 @@ from personalization.redis_store import RedisStore
 from personalization.reports import ContentReport, GroupBy, content_report
 from service.observability import Metrics
 from service.settings import Settings
+
+log = logging.getLogger("kairos.decisions")
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 admin_router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -102,10 +106,14 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
         )
     renderer = state.setdefault("content_renderer", Renderer())
     content_store = state["content_store"]
-    if settings.content_dir is not None and not await content_store.all():
+    if settings.content_dir is not None:
         drafts = load_dir(settings.content_dir)
-        renderer.validate_all(drafts)
-        await import_items(content_store, drafts)
+        renderer.validate_all(drafts)  # a broken bundled pool is a bug: fail the start
+        try:
+            if not await content_store.all():
+                await import_items(content_store, drafts)
+        except (ContentError, OSError) as exc:
+            log.warning("content not loaded at start: %s", exc)
     pool = state.setdefault("content_pool", ContentPool(content_store))
     if "situation_reader" not in state:
         state["situation_reader"] = IntentSituationReader(
@@ -124,13 +132,22 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
         intent=intent,
         profiles=state.get("profiles"),
     )
-    await decider.refresh_pool(system_clock())
+    try:
+        await decider.refresh_pool(system_clock())
+    except (ContentError, OSError) as exc:  # the store may come back; decide() retries
+        log.warning("content pool not loaded at start: %s", exc)
     state["decider"] = decider
 
-    async def content_loaded() -> str | None:
-        return None if len(pool) else "the content pool has no live items"
+    async def content_fresh() -> str | None:
+        # An empty pool is a valid state (slots answer empty); a pool that stopped refreshing
+        # is not: this worker would serve edits of long ago.
+        every = decider.options.pool_refresh
+        age = decider.pool_age(system_clock())
+        if every is not None and (age is None or age > 10 * every):
+            return f"content pool not refreshed for {age}"
+        return None
 
-    state["readiness"].add("content", content_loaded)
+    state["readiness"].add("content", content_fresh)
 
 
 def get_decider(request: Request) -> Decider:

@@ -3,6 +3,7 @@
 ContentError
 ├── ContentNotFound (LookupError)     no item (or no such version of it) in the store
 ├── VersionConflict                   the item changed since the caller read it (expected version)
+├── ContentStoreUnavailable (ConnectionError)  Redis cannot be reached or timed out
 ├── InvalidContent (ValueError)       an item or file that cannot be accepted; ``errors`` lists why
 │   └── TemplateRejected              the template does not compile or fails on the sample context
 ├── ExpressionError (ValueError)      an audience condition with bad syntax or an unknown function
@@ -63,6 +64,10 @@ class VersionConflict(ContentError):
                 "reload it and apply the edit again"
             )
         super().__init__(msg)
+
+
+class ContentStoreUnavailable(ContentError, ConnectionError):
+    """The content store (Redis) cannot be reached or did not answer in time."""
 
 
 class InvalidContent(ContentError, ValueError):

@@ -16,15 +16,18 @@ one slot)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from content_pool.errors import ContentNotFound, VersionConflict
+from content_pool.errors import ContentNotFound, ContentStoreUnavailable, VersionConflict
 from content_pool.models import Clock, ContentDraft, ContentItem
 
 
@@ -133,6 +136,14 @@ return existed
 """
 
 
+@asynccontextmanager
+async def _reachable() -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise ContentStoreUnavailable(f"content store (Redis) is not reachable: {exc}") from exc
+
+
 class RedisContentStore:
     """:class:`ContentStore` on Redis or Redis Cluster (redis-py asyncio).
 
@@ -165,30 +176,34 @@ class RedisContentStore:
         return [self._items_key, self._head_key, self._versions_base + item_id]
 
     async def get(self, item_id: str, version: int | None = None) -> ContentItem:
-        if version is None:
-            raw = await self._redis.hget(self._items_key, item_id)
-        else:
-            raw = await self._redis.hget(self._versions_base + item_id, str(version))
+        key, field_ = (
+            (self._items_key, item_id)
+            if version is None
+            else (self._versions_base + item_id, str(version))
+        )
+        async with _reachable():
+            raw = await self._redis.hget(key, field_)
         if raw is None:
             raise ContentNotFound(item_id, version)
         return ContentItem.model_validate_json(raw)
 
     async def all(self) -> list[ContentItem]:
-        raw = await self._redis.hvals(self._items_key)
+        async with _reachable():
+            raw = await self._redis.hvals(self._items_key)
         items = [ContentItem.model_validate_json(value) for value in raw]
         return sorted(items, key=lambda item: item.id)
 
     async def put(self, draft: ContentDraft, *, expected_version: int | None = None) -> ContentItem:
         for _ in range(self._max_retries):
-            if expected_version is not None:
-                current = expected_version
-            else:
-                head = await self._redis.hget(self._head_key, draft.id)
-                current = int(head or 0)
-            item = _stamp(draft, current + 1, self._clock())
-            ok, actual = await self._put_script(
-                keys=self._keys(draft.id), args=[draft.id, current, item.model_dump_json()]
-            )
+            async with _reachable():
+                if expected_version is not None:
+                    current = expected_version
+                else:
+                    current = int(await self._redis.hget(self._head_key, draft.id) or 0)
+                item = _stamp(draft, current + 1, self._clock())
+                ok, actual = await self._put_script(
+                    keys=self._keys(draft.id), args=[draft.id, current, item.model_dump_json()]
+                )
             if int(ok) == 1:
                 return item
             if expected_version is not None:
@@ -196,14 +211,16 @@ class RedisContentStore:
         raise VersionConflict(draft.id, current, int(actual))
 
     async def history(self, item_id: str) -> list[ContentItem]:
-        raw = await self._redis.hgetall(self._versions_base + item_id)
+        async with _reachable():
+            raw = await self._redis.hgetall(self._versions_base + item_id)
         if not raw:
             raise ContentNotFound(item_id)
         ordered = sorted(raw.items(), key=lambda kv: int(kv[0]))
         return [ContentItem.model_validate_json(value) for _, value in ordered]
 
     async def delete(self, item_id: str) -> None:
-        deleted = await self._delete_script(keys=self._keys(item_id), args=[item_id])
+        async with _reachable():
+            deleted = await self._delete_script(keys=self._keys(item_id), args=[item_id])
         if not int(deleted):
             raise ContentNotFound(item_id)
 

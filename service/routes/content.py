@@ -21,6 +21,7 @@ from content_pool.errors import (
     ContentError,
     ContentNotFound,
     ContentRenderError,
+    ContentStoreUnavailable,
     ExpressionError,
     FieldError,
     InvalidContent,
@@ -56,6 +57,7 @@ CONTENT_PROBLEMS: dict[type[ContentError], tuple[int, str]] = {
     InvalidContent: (422, "Invalid content"),
     ExpressionError: (422, "Invalid audience condition"),
     ContentRenderError: (422, "Template failed to render"),
+    ContentStoreUnavailable: (503, "Content store unavailable"),
 }
 """HTTP status and title of each content error, for ``service/problems.py``."""
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from content_pool.errors import ContentNotFound, VersionConflict
+from content_pool.errors import ContentNotFound, ContentStoreUnavailable, VersionConflict
 from content_pool.storage import (
     ContentStore,
     MemoryContentStore,
@@ -150,3 +152,16 @@ async def test_import_items_writes_only_changes(backend: Backend) -> None:
     assert (second.created, second.updated, second.unchanged) == ([], ["b"], ["a"])
     assert (await store.get("a")).version == 1
     assert (await store.get("b")).version == 2
+
+
+async def test_unreachable_redis_is_a_content_error() -> None:
+    client = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
+    store = RedisContentStore(client, prefix="unreachable")
+    try:
+        for call in (store.all(), store.get("x"), store.put(make_draft())):
+            with pytest.raises(ContentStoreUnavailable):
+                await call
+    finally:
+        await client.aclose()

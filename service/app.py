@@ -118,6 +118,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(content_routes.router, dependencies=ADMIN)
     app.include_router(decision_routes.router, dependencies=SITE)
     app.include_router(decision_routes.admin_router, dependencies=ADMIN)
+    # Surfaces: website snippet and demo, ESI blocks, marketer console, static files
+    from fastapi.staticfiles import StaticFiles
+
+    from service import console
+    from service.routes import blocks, demo
+
+    app.include_router(blocks.router, dependencies=SITE)
+    app.include_router(demo.router)
+    app.add_middleware(blocks.DecideUserAgentMiddleware)
+    console.web.install(app, settings)
+    app.mount("/static", StaticFiles(packages=[("service", "static")]), name="static")
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from content_pool.pool import ContentPool
+from personalization.profiles import Profile
 from personalization.programmes import (
     OUTBOUND_CHANNELS,
     Channel,
@@ -133,6 +134,32 @@ class Plan:
     """The contact-pressure counter the action counts against (released when cancelled)."""
 
 
+def person_of(
+    profile: Profile, *, complete_when: Sequence[str] = ("first_name", "birthday")
+) -> Person:
+    """The automation view of a stored profile.
+
+    The profile counts as complete when every known attribute in ``complete_when`` is set.
+    """
+    return Person(
+        profile_id=profile.profile_id,
+        stage=str(profile.stage.value),
+        known=not profile.anonymous,
+        language=profile.language,
+        timezone=profile.timezone,
+        consents={str(purpose.value): c.granted for purpose, c in profile.consent.items()},
+        channel_preferences=[str(c.value) for c in profile.channel_preferences],
+        birthday=profile.birthday,
+        first_order_at=profile.rfm.first_order_at,
+        orders=profile.rfm.orders,
+        monetary=profile.rfm.revenue,
+        bought_categories=list(profile.rfm.last_order_categories),
+        cart_items=sum(item.quantity for item in profile.cart.items),
+        profile_complete=all(getattr(profile.known, name, None) for name in complete_when),
+        problem_moments=sum(1 for mark in profile.last_intents if mark.moment == "problem"),
+    )
+
+
 class NextActionPlanner:
     """Plans programme steps for a person; see the module docstring for the rules.
 
@@ -164,7 +191,7 @@ class NextActionPlanner:
     # -- real time ---------------------------------------------------------------------------
     def immediate(
         self,
-        person: Person | None,
+        profile: Profile | None,
         situation: SituationLike | None,
         intent_prediction: PredictionLike | None,
         now: datetime,
@@ -176,7 +203,11 @@ class NextActionPlanner:
         came back, or an explicit request) and picks the one with the highest priority. Only
         on-site and chat channels are used, so no contact consent is needed; an anonymous
         visitor gets an action only from programmes without conditions on the profile.
+
+        Pass the profile as it was before this interaction: the current problem moment is
+        counted once, on top of those in ``profile.last_intents``.
         """
+        person = person_of(profile) if profile is not None else None
         phase = intent_prediction.phase.name if intent_prediction else None
         moment = intent_prediction.moment.name if intent_prediction else None
         intent = intent_prediction.intent.name if intent_prediction else None

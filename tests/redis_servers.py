@@ -116,22 +116,23 @@ class RedisCluster:
             shutil.rmtree(node.workdir, ignore_errors=True)
 
 
-def start_cluster(masters: int = 3) -> RedisCluster:
-    """Start ``masters`` cluster-enabled servers and join them with ``redis-cli --cluster create``."""
-    cluster = RedisCluster([start_redis(cluster=True) for _ in range(masters)])
+def start_cluster(masters: int = 3, replicas: int = 0) -> RedisCluster:
+    """Start a cluster of ``masters`` (each with ``replicas``) joined by ``redis-cli --cluster``."""
+    count = masters * (1 + replicas)
+    cluster = RedisCluster([start_redis(cluster=True) for _ in range(count)])
     try:
         subprocess.run(
             [_binary("redis-cli"), "--cluster", "create",
              *[f"127.0.0.1:{n.port}" for n in cluster.nodes],
-             "--cluster-replicas", "0", "--cluster-yes"],
+             "--cluster-replicas", str(replicas), "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
         )
         deadline = time.monotonic() + 30
         while True:
-            states = [
-                redis.Redis(port=n.port).cluster("info")["cluster_state"] for n in cluster.nodes
-            ]
-            if all(s == "ok" for s in states):
+            infos = [redis.Redis(port=n.port).cluster("info") for n in cluster.nodes]
+            states = [info["cluster_state"] for info in infos]
+            known = [int(info["cluster_known_nodes"]) for info in infos]
+            if all(s == "ok" for s in states) and all(k == count for k in known):
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"cluster did not become ok: {states}")

@@ -1,0 +1,138 @@
+"""POST /v1/events: one event or a batch, partial acceptance, idempotency, 503 when the store is
+down."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+
+SITE = {"X-API-Key": "site-test"}
+ADMIN = {"X-API-Key": "admin-test"}
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"site_key": "site-test", "admin_key": "admin-test",
+                              "log_json": False, "intent_encoder": "hashing", "content_dir": None}
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """One app per backend for the module (its start is slow); tests use their own ids."""
+    overrides: dict[str, Any] = {"max_batch_events": 5}
+    if request.param == "redis":
+        overrides |= {"redis_url": request.getfixturevalue("redis_url"),
+                      "redis_prefix": f"kt{uuid.uuid4().hex[:10]}"}
+    with TestClient(create_app(settings(**overrides))) as test_client:
+        yield test_client
+    if request.param == "redis":
+        drop_prefix(overrides["redis_url"], overrides["redis_prefix"])
+
+
+def drop_prefix(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def who() -> str:
+    return f"u-{uuid.uuid4().hex[:12]}"
+
+
+def event(event_id: str, kind: str = "page_view", who: str = "u1", **fields: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "type": kind, "profile_id": who, **fields}
+
+
+def test_one_event_is_stored_before_the_answer(client: TestClient, who: str) -> None:
+    body = event("e1", who=who, properties={"category": "boots"})
+    answer = client.post("/v1/events", json=body, headers=SITE)
+    assert answer.status_code == 200
+    assert answer.json() == {"complete": True, "accepted": ["e1"], "duplicates": [],
+                             "rejected": []}
+    profile = client.get(f"/v1/profiles/{who}", headers=ADMIN).json()
+    assert profile["event_count"] == 1 and "boots" in profile["affinities"]["scores"]
+
+
+def test_batch_stores_the_good_events_and_names_the_bad_ones(client: TestClient, who: str) -> None:
+    batch = [
+        event("g1", "login", who),
+        event("b1", "purchase", who,
+              properties={"order_id": "o1", "value": 10, "currency": "EUR"}),
+        event("g2", "search", who, properties={"query": "tents"}),
+        {"event_id": "b2", "type": "page_view"},
+    ]
+    answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
+    assert answer.status_code == 200
+    receipt = answer.json()
+    assert receipt["complete"] is False
+    assert receipt["accepted"] == ["g1", "g2"]
+    assert [(r["index"], r["event_id"]) for r in receipt["rejected"]] == [(1, "b1"), (3, "b2")]
+    assert "items" in receipt["rejected"][0]["reason"]
+    assert "profile_id or anonymous_id" in receipt["rejected"][1]["reason"]
+    profile = client.get(f"/v1/profiles/{who}", headers=ADMIN).json()
+    assert profile["event_count"] == 2 and profile["rfm"]["orders"] == 0
+
+
+def test_a_batch_with_nothing_valid_is_a_problem(client: TestClient) -> None:
+    answer = client.post("/v1/events", json={"events": [{"type": "login"}, 42]}, headers=SITE)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert [e["index"] for e in answer.json()["errors"]] == [0, 1]
+    assert answer.json()["detail"].startswith("event 0:")
+
+
+def test_repeated_event_ids_are_acknowledged_and_applied_once(client: TestClient, who: str) -> None:
+    batch = {"events": [event("e1", "purchase", who, properties={
+        "order_id": "o1", "value": 20, "currency": "EUR",
+        "items": [{"product_id": "p1", "category": "boots"}]})]}
+    client.post("/v1/events", json=batch, headers=SITE)
+    again = client.post("/v1/events", json=batch, headers=SITE)
+    assert again.status_code == 200
+    assert again.json()["accepted"] == [] and again.json()["duplicates"] == ["e1"]
+    profile = client.get(f"/v1/profiles/{who}", headers=ADMIN).json()
+    assert profile["rfm"]["orders"] == 1 and profile["rfm"]["revenue"] == 20
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    (b"{not json", "not JSON"),
+    (b"[1, 2]", "send one event object"),
+    (b'{"events": []}', "empty"),
+    (b'{"events": {"a": 1}}', "must be a list"),
+])
+def test_malformed_bodies_are_refused(client: TestClient, body: bytes, detail: str) -> None:
+    answer = client.post("/v1/events", content=body, headers=SITE | {
+        "content-type": "application/json"})
+    assert answer.status_code == 422 and detail in answer.json()["detail"]
+
+
+def test_batches_over_the_limit_are_refused_whole(client: TestClient, who: str) -> None:
+    batch = {"events": [event(f"e{i}", "login", who) for i in range(6)]}
+    answer = client.post("/v1/events", json=batch, headers=SITE)
+    assert answer.status_code == 422 and "at most 5" in answer.json()["detail"]
+    assert client.get(f"/v1/profiles/{who}", headers=ADMIN).status_code == 404
+
+
+def test_the_site_key_is_needed(client: TestClient) -> None:
+    assert client.post("/v1/events", json=event("e1")).status_code == 401
+    assert client.post("/v1/events", json=event("e1"), headers={"X-API-Key": "x"}).status_code \
+        == 403
+
+
+def test_unreachable_store_is_a_503_with_retry_after() -> None:
+    app = create_app(settings(redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.2))
+    with TestClient(app) as client:
+        answer = client.post("/v1/events", json=event("e1"), headers=SITE)
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"]
+    assert answer.json()["title"] == "Store unavailable"

@@ -14,13 +14,21 @@ characters before anything reads them, so a 100 KB header costs no more than a 1
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 import ua_parser
-from crawlerdetect.crawlerdetect import get_compiled_crawler_regex, get_compiled_exclusions_regex
-from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+from crawlerdetect.crawlerdetect import get_compiled_exclusions_regex
+from crawlerdetect.providers.crawlers import data as crawler_patterns
+from user_agents.parsers import (
+    TABLET_DEVICE_FAMILIES,
+    UserAgent,
+    parse_browser,
+    parse_device,
+    parse_operating_system,
+)
 
 from intent.situation.models import Device, DeviceType
 
@@ -39,6 +47,11 @@ _TV: Final = re.compile(
     r"|web0s|webos.tv|netcast|tizen.*\btv\b|philipstv|viera|\btv\b",
     re.IGNORECASE,
 )
+_GENERIC_TYPES: Final[dict[str, DeviceType]] = {
+    "Generic Smartphone": "mobile",
+    "Generic Feature Phone": "mobile",
+    "Generic Tablet": "tablet",
+}
 _CONSOLE: Final = re.compile(r"playstation|xbox|nintendo", re.IGNORECASE)
 _WEARABLE: Final = re.compile(r"watchos|wear ?os|\bwatch\d|apple watch", re.IGNORECASE)
 
@@ -75,7 +88,7 @@ class DeviceDetector:
             else ua_parser.load_builtins()
         )
         self._resolver = ua_parser.BestAvailableResolver(matchers)
-        self._crawlers = get_compiled_crawler_regex()
+        self._crawlers = _CrawlerMatcher(crawler_patterns)
         self._exclusions = get_compiled_exclusions_regex()
         self._cached = lru_cache(maxsize=cache_size)(self._detect)
 
@@ -106,8 +119,9 @@ class DeviceDetector:
             return True
         if self.unknown_agents_are_bots and _unrecognised(result):
             return True
+        # CrawlerDetect's procedure: remove ordinary browser tokens, then look for crawler names.
         stripped = self._exclusions.sub("", user_agent)
-        return bool(stripped.strip()) and self._crawlers.search(stripped) is not None
+        return bool(stripped.strip()) and self._crawlers.matches(stripped)
 
     def _detect(self, user_agent: str) -> Device:
         result = self._resolver(user_agent, ua_parser.Domain.ALL).complete().with_defaults()
@@ -147,13 +161,53 @@ def _device_type(agent: _ParsedAgent, is_bot: bool) -> DeviceType:
         return "wearable"
     if _TV.search(ua):
         return "tv"
+    family = agent.device.family
+    if family in _GENERIC_TYPES:
+        return _GENERIC_TYPES[family]
+    if family in TABLET_DEVICE_FAMILIES:
+        return "tablet"
+    if agent.os.family == "Android":
+        # Google's convention: Android phones say "Mobile", tablets do not.
+        return "mobile" if "Mobile" in ua else "tablet"
     if agent.is_tablet:
         return "tablet"
     if agent.is_mobile:
         return "mobile"
     if agent.is_pc:
         return "desktop"
+    if agent.device.brand:
+        # A branded handset that user-agents' heuristics miss: feature phones, Windows CE, i-mode.
+        return "mobile"
     return "other"
+
+
+class _CrawlerMatcher:
+    """CrawlerDetect's 1,400 patterns, in ua-parser-rs's linear-time engine when installed.
+
+    Python's backtracking ``re`` takes about 0.5 ms per agent on the joined pattern (p99 11 ms);
+    the Rust regex set ua-parser uses takes microseconds and agrees on every agent of the
+    uap-core and crawler test files. Patterns with look-around, which it lacks, stay in ``re``.
+    """
+
+    _LOOKAROUND: Final = re.compile(r"\(\?<?[=!]")
+
+    def __init__(self, patterns: list[str]) -> None:
+        self._native: Any = None
+        rest = list(patterns)
+        if importlib.util.find_spec("ua_parser_rs") is not None:
+            import ua_parser_rs  # type: ignore[import-not-found,unused-ignore]
+
+            native = [p for p in patterns if not self._LOOKAROUND.search(p)]
+            rest = [p for p in patterns if self._LOOKAROUND.search(p)]
+            self._native = ua_parser_rs.UserAgentExtractor(
+                [(f"(?i)(?:{p})", "bot", None, None, None, None) for p in native]
+            )
+        self._python = re.compile("|".join(rest), re.IGNORECASE) if rest else None
+
+    def matches(self, text: str) -> bool:
+        if self._native is not None and self._native.extract(text) is not None:
+            return True
+        return self._python is not None and self._python.search(text) is not None
 
 
 def _unrecognised(result: ua_parser.DefaultedResult) -> bool:

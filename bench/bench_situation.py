@@ -1,0 +1,330 @@
+"""Measure the situation reader against public test data, and its cost per context.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_situation.py [--limit N] [--json figures.json]
+
+Data come from the shared evaluation directory (``../shared`` beside the repository, or
+``$KAIROS_SHARED_DIR``):
+
+- ``eval/user_agents/uap-core``: ua-parser's own test cases. Browser family and OS family are
+  compared with the expected family; device type with a type derived from the expected device
+  family where that family names one unambiguously (Spider -> bot, iPhone -> mobile, iPad ->
+  tablet, Mac -> desktop, ...). Every case not labelled ``Spider`` counts as a non-bot for the
+  misflag rate.
+- ``eval/user_agents/crawler_instances.jsonl``: example agents of known crawlers (monperrus
+  crawler-user-agents). Never used for detection (that is ua-parser, CrawlerDetect and generic
+  rules). The generic rules were written looking only at misses of the "dev" half (patterns whose
+  CRC32 is even); the "held-out" half was not looked at, so its recall is the honest figure.
+- ``eval/referrers/snowplow_referer_tests.jsonl``: referrers with expected medium, source, term.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from intent.situation import ContextInput, SituationReader  # noqa: E402
+from intent.situation.devices import DeviceDetector  # noqa: E402
+from intent.situation.referrers import ReferrerIndex  # noqa: E402
+from intent.situation.sources import SourceClassifier  # noqa: E402
+
+SHARED = Path(os.environ.get("KAIROS_SHARED_DIR") or REPO.parent / "shared")
+UAP = SHARED / "eval/user_agents/uap-core"
+console = Console()
+
+# uap-core device families that name a device type without doubt.
+_TYPE_OF_FAMILY = {
+    "Spider": "bot",
+    "iPhone": "mobile",
+    "iPod": "mobile",
+    "iPod touch": "mobile",
+    "Generic Smartphone": "mobile",
+    "Generic Feature Phone": "mobile",
+    "iPad": "tablet",
+    "Generic Tablet": "tablet",
+    "Kindle": "tablet",
+    "Kindle Fire": "tablet",
+    "Mac": "desktop",
+    "Apple Watch": "wearable",
+    "AppleTV": "tv",
+    "Apple TV": "tv",
+}
+_CONSOLE_PREFIXES = ("PlayStation", "Xbox", "Nintendo")
+
+
+def _cases(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        cases: list[dict[str, Any]] = yaml.load(fh, Loader=yaml.CSafeLoader)["test_cases"]
+    return cases[:limit] if limit else cases
+
+
+def _expected_type(family: str) -> str | None:
+    if family.startswith(_CONSOLE_PREFIXES):
+        return "console"
+    return _TYPE_OF_FAMILY.get(family)
+
+
+def _score(
+    progress: Progress,
+    label: str,
+    cases: Sequence[dict[str, Any]],
+    check: Callable[[dict[str, Any]], bool | None],
+) -> tuple[int, int]:
+    """(hits, total) over cases where ``check`` returns a verdict (None = not applicable)."""
+    task = progress.add_task(label, total=len(cases))
+    hits = total = 0
+    for case in cases:
+        verdict = check(case)
+        if verdict is not None:
+            total += 1
+            hits += verdict
+        progress.advance(task)
+    return hits, total
+
+
+def bench_devices(limit: int | None) -> dict[str, Any]:
+    detector = DeviceDetector(cache_size=0)  # no cache: every case is a real parse
+    figures: dict[str, Any] = {}
+    ua_cases = _cases(UAP / "tests/test_ua.yaml", limit)
+    os_cases = _cases(UAP / "tests/test_os.yaml", limit) + _cases(
+        UAP / "test_resources/additional_os_tests.yaml", limit
+    )
+    device_cases = _cases(UAP / "tests/test_device.yaml", limit)
+    extra_browsers = [
+        (name, _cases(UAP / f"test_resources/{name}.yaml", limit))
+        for name in (
+            "firefox_user_agent_strings", "opera_mini_user_agent_strings", "pgts_browser_list"
+        )
+    ]
+
+    def browser(case: dict[str, Any]) -> bool:
+        found = detector.detect(case["user_agent_string"]).browser or "Other"
+        return bool(found == case["family"])
+
+    def os_family(case: dict[str, Any]) -> bool:
+        found = detector.detect(case["user_agent_string"]).os or "Other"
+        return bool(found == case["family"])
+
+    def device_type(case: dict[str, Any]) -> bool | None:
+        expected = _expected_type(case["family"])
+        if expected is None:
+            return None
+        return detector.detect(case["user_agent_string"]).type == expected
+
+    with Progress(console=console, transient=True) as progress:
+        figures["browser_family test_ua"] = _score(progress, "browser family", ua_cases, browser)
+        for name, cases in extra_browsers:
+            figures[f"browser_family {name}"] = _score(progress, name, cases, browser)
+        figures["os_family test_os+additional"] = _score(progress, "OS family", os_cases, os_family)
+        figures["device_type test_device (typed subset)"] = _score(
+            progress, "device type", device_cases, device_type
+        )
+        non_bots = [c for c in device_cases if c["family"] != "Spider"]
+        flagged = _score(
+            progress,
+            "misflags",
+            non_bots,
+            lambda c: detector.detect(c["user_agent_string"]).is_bot,
+        )
+    types = Counter(detector.detect(c["user_agent_string"]).type for c in device_cases)
+    table = Table(title="Device, OS, browser vs uap-core")
+    table.add_column("field / file")
+    table.add_column("cases", justify="right")
+    table.add_column("accuracy", justify="right")
+    for name, (hits, total) in figures.items():
+        table.add_row(name, str(total), f"{hits / total:.1%}" if total else "-")
+    table.add_row("non-bots misflagged as bots (test_device)", str(flagged[1]),
+                  f"{flagged[0] / flagged[1]:.2%}")
+    console.print(table)
+    console.print(f"device types over all of test_device: {dict(types.most_common())}")
+    result: dict[str, Any] = {
+        key: {"hits": hits, "total": total, "rate": hits / total if total else None}
+        for key, (hits, total) in figures.items()
+    }
+    hits, total = flagged
+    result["misflag_rate"] = {"hits": hits, "total": total, "rate": hits / total}
+    result["device_types"] = dict(types)
+    return result
+
+
+def bench_bots(limit: int | None) -> dict[str, Any]:
+    path = SHARED / "eval/user_agents/crawler_instances.jsonl"
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    rows = rows[:limit] if limit else rows
+    strict = DeviceDetector(cache_size=0)
+    lenient = DeviceDetector(cache_size=0, unknown_agents_are_bots=False)
+    table = Table(title="Bot recall on crawler_instances.jsonl")
+    for column in ("split", "agents", "recall", "recall without unknown-agent rule"):
+        table.add_column(column, justify="right" if column != "split" else "left")
+    result: dict[str, Any] = {}
+    splits = {
+        "all": rows,
+        "dev (rules written on its misses)": [
+            r for r in rows if zlib.crc32(r["pattern"].encode()) % 2 == 0
+        ],
+        "held-out": [r for r in rows if zlib.crc32(r["pattern"].encode()) % 2 == 1],
+    }
+    for name, subset in splits.items():
+        recall = sum(strict.detect(r["ua"]).is_bot for r in subset) / len(subset)
+        recall_lenient = sum(lenient.detect(r["ua"]).is_bot for r in subset) / len(subset)
+        table.add_row(name, str(len(subset)), f"{recall:.1%}", f"{recall_lenient:.1%}")
+        result[name] = {"agents": len(subset), "recall": recall, "recall_lenient": recall_lenient}
+    console.print(table)
+    return result
+
+
+def bench_referrers() -> dict[str, Any]:
+    rows = [
+        json.loads(line)
+        for line in (SHARED / "eval/referrers/snowplow_referer_tests.jsonl").open(encoding="utf-8")
+    ]
+    index = ReferrerIndex.load()
+    by_medium: Counter[str] = Counter()
+    hits_by_medium: Counter[str] = Counter()
+    term_hits = terms = source_hits = 0
+    misses: list[str] = []
+    for row in rows:
+        classifier = SourceClassifier(index, internal_hosts=row["internal_domains"])
+        source = classifier.classify(row["uri"], f"https://{row['page_host']}/")
+        by_medium[row["medium"]] += 1
+        hits_by_medium[row["medium"]] += source.medium == row["medium"]
+        source_hits += source.source == row["source"]
+        if row["term"] is not None:
+            terms += 1
+            term_hits += source.search_term == row["term"]
+        if source.medium != row["medium"]:
+            misses.append(f"{row['uri'][:80]} expected {row['medium']}, got {source.medium}")
+    table = Table(title=f"Referrers (snowplow, lists dated {index.list_date})")
+    table.add_column("medium")
+    table.add_column("cases", justify="right")
+    table.add_column("medium accuracy", justify="right")
+    for medium, count in by_medium.most_common():
+        table.add_row(medium, str(count), f"{hits_by_medium[medium] / count:.1%}")
+    medium_accuracy = sum(hits_by_medium.values()) / len(rows)
+    table.add_row("all", str(len(rows)), f"{medium_accuracy:.1%}")
+    console.print(table)
+    console.print(
+        f"search term exact match: {term_hits}/{terms} = {term_hits / terms:.1%}; "
+        f"source name as snowplow spells it: {source_hits / len(rows):.1%} (names differ by list)"
+    )
+    for miss in misses:
+        console.print(f"  miss: {miss}")
+    return {
+        "medium_accuracy": medium_accuracy,
+        "term_exact_match": term_hits / terms,
+        "terms": terms,
+        "source_name_agreement": source_hits / len(rows),
+    }
+
+
+def _percentiles(samples: Iterable[float]) -> dict[str, float]:
+    values = sorted(samples)
+    p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+    return {"median_us": statistics.median(values) * 1e6, "p99_us": p99 * 1e6, "n": len(values)}
+
+
+def bench_cost(limit: int | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    reader = SituationReader(internal_hosts=["www.snowplowanalytics.com"])
+    build_s = time.perf_counter() - started
+    agents = list(
+        dict.fromkeys(c["user_agent_string"] for c in _cases(UAP / "tests/test_ua.yaml", limit))
+    )
+    referrers = [
+        json.loads(line)["uri"]
+        for line in (SHARED / "eval/referrers/snowplow_referer_tests.jsonl").open(encoding="utf-8")
+    ]
+    contexts = [
+        ContextInput(
+            user_agent=agent,
+            referrer=referrers[i % len(referrers)],
+            url="https://www.shop.example/produkte?utm_campaign=herbst&utm_medium=email"
+            if i % 5 == 0
+            else "https://www.shop.example/produkte",
+            accept_language="de-DE,de;q=0.9,en;q=0.8",
+            timezone="Europe/Berlin",
+            is_returning=i % 2 == 0,
+        )
+        for i, agent in enumerate(agents)
+    ]
+
+    def timed(batch: Sequence[ContextInput], text: str | None = None) -> list[float]:
+        samples = []
+        for context in batch:
+            t0 = time.perf_counter()
+            reader.read(context, text=text)
+            samples.append(time.perf_counter() - t0)
+        return samples
+
+    cold = _percentiles(timed(contexts))  # every agent is new to the cache
+    warm = _percentiles(timed(contexts))  # the same agents again
+    t0 = time.perf_counter()
+    reader.read(ContextInput(), text="Wo ist die nächste Filiale?")
+    first_text_s = time.perf_counter() - t0
+    with_text = _percentiles(timed(contexts[:500], "Ich möchte meinen Vertrag kündigen, bitte."))
+    load = os.getloadavg()[0]
+    table = Table(
+        title=f"Cost per context ({len(contexts)} contexts, reader built in {build_s:.2f} s, "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs)"
+    )
+    table.add_column("case")
+    table.add_column("median µs", justify="right")
+    table.add_column("p99 µs", justify="right")
+    for name, figures in (
+        ("cold (new agent)", cold),
+        ("warm (cached agent)", warm),
+        ("warm + text language", with_text),
+    ):
+        table.add_row(name, f"{figures['median_us']:.0f}", f"{figures['p99_us']:.0f}")
+    console.print(table)
+    console.print(f"first text read (lingua loads its models): {first_text_s * 1e3:.0f} ms")
+    return {
+        "reader_build_s": build_s,
+        "cold": cold,
+        "warm": warm,
+        "warm_with_text": with_text,
+        "first_text_s": first_text_s,
+        "load_average": load,
+        "metadata": reader.metadata,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, help="cases per file (for a quick look)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if not SHARED.is_dir():
+        console.print(f"[red]no shared data at {SHARED}; set KAIROS_SHARED_DIR[/red]")
+        return 2
+    figures = {
+        "referrers": bench_referrers(),
+        "bots": bench_bots(args.limit),
+        "devices": bench_devices(args.limit),
+        "cost": bench_cost(args.limit),
+    }
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

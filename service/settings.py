@@ -5,6 +5,7 @@ Built by :func:`service.app.create_app` (never at import), so tests pass their o
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -94,6 +95,24 @@ class Settings(BaseSettings):
         default_factory=list, description="Purposes granted to new profiles until they object."
     )
 
+    # Automation
+    programmes_file: Path | None = Field(
+        default=None, description="Programmes YAML loaded at start; default: the bundled set."
+    )
+    quiet_hours_start: time = Field(default=time(21, 0), description="Local time, per person.")
+    quiet_hours_end: time = Field(default=time(8, 0), description="Equal to start: none.")
+    weekly_contact_cap: int = Field(default=3, ge=1, description="Per person, channel and week.")
+    action_lease_seconds: float = Field(default=60, gt=0, description="Claimed steps come back.")
+    worker_batch_size: int = Field(default=200, ge=1, le=1000)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_in_app: bool | None = Field(
+        default=None, description="Publish due steps inside the app; default: only without Redis."
+    )
+    webhook_url: str | None = Field(default=None, description="Also POST each action here.")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key.")
+    webhook_max_tries: int = Field(default=5, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=1.0, gt=0)
+
     # Service
     log_level: str = "INFO"
     log_json: bool = True
@@ -111,4 +130,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"production needs {names}")
             if self.site_key == self.admin_key:
                 raise ValueError("KAIROS_SITE_KEY and KAIROS_ADMIN_KEY must differ")
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("KAIROS_WEBHOOK_URL needs KAIROS_WEBHOOK_SECRET to sign requests")
         return self

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     webhook_max_tries: int = Field(default=5, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0)
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("KAIROS_WEBHOOK_URL needs KAIROS_WEBHOOK_SECRET to sign requests")
+        return self
+
     # Service
     log_level: str = "INFO"
     log_json: bool = True
@@ -130,6 +136,4 @@ class Settings(BaseSettings):
                 raise ValueError(f"production needs {names}")
             if self.site_key == self.admin_key:
                 raise ValueError("KAIROS_SITE_KEY and KAIROS_ADMIN_KEY must differ")
-        if self.webhook_url and self.webhook_secret is None:
-            raise ValueError("KAIROS_WEBHOOK_URL needs KAIROS_WEBHOOK_SECRET to sign requests")
         return self

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/bench_situation.py [--limit N] [--json figures.json]
+    .venv/bin/python bench/bench_situation.py [--limit N] [--only cost] [--json figures.json]
 
 Data come from the shared evaluation directory (``../shared`` beside the repository, or
 ``$KAIROS_SHARED_DIR``):
@@ -311,16 +311,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="cases per file (for a quick look)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--only", choices=["referrers", "bots", "devices", "cost"], action="append",
+        help="run only these parts (repeatable)",
+    )
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         console.print(f"[red]no shared data at {SHARED}; set KAIROS_SHARED_DIR[/red]")
         return 2
-    figures = {
-        "referrers": bench_referrers(),
-        "bots": bench_bots(args.limit),
-        "devices": bench_devices(args.limit),
-        "cost": bench_cost(args.limit),
+    parts: dict[str, Callable[[], dict[str, Any]]] = {
+        "referrers": bench_referrers,
+        "bots": lambda: bench_bots(args.limit),
+        "devices": lambda: bench_devices(args.limit),
+        "cost": lambda: bench_cost(args.limit),
     }
+    figures = {name: run() for name, run in parts.items() if not args.only or name in args.only}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
     return 0

@@ -10,7 +10,7 @@ domain, and at each step the exact name and its ``{}`` (country) variants are tr
 Refresh the vendored Matomo lists from a checkout of
 github.com/matomo-org/searchengine-and-social-list (validated before anything is overwritten)::
 
-    python -m intent.situation.referrers --update ../searchengine-and-social-list \
+    python -m intent.situation --update ../searchengine-and-social-list \
         --commit SHA --date 2026-07-15
 """
 
@@ -239,17 +239,18 @@ def update_from(
         f"commit: {commit or 'unknown'}",
         f"date: {date or 'unknown'}",
         "licence: CC0-1.0 (LICENSE beside this file)",
-        "refresh: python -m intent.situation.referrers --update PATH --commit SHA --date DATE",
+        "refresh: python -m intent.situation --update PATH --commit SHA --date DATE",
     ]
     (target / "SOURCE.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return copied
 
 
-def _main(argv: Iterable[str] | None = None) -> int:
+def main(argv: Iterable[str] | None = None) -> int:
+    """Command line: show the lists' date and size; ``--update CHECKOUT`` refreshes them first."""
     from rich.console import Console
 
     parser = argparse.ArgumentParser(
-        prog="python -m intent.situation.referrers", description=__doc__.splitlines()[0]
+        prog="python -m intent.situation", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--update", type=Path, metavar="CHECKOUT", help="Matomo list checkout")
     parser.add_argument("--commit", help="commit of the checkout, recorded in SOURCE.txt")
@@ -262,7 +263,3 @@ def _main(argv: Iterable[str] | None = None) -> int:
     index = ReferrerIndex.load()
     console.print(f"referrer lists dated {index.list_date}: {len(index)} host definitions")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

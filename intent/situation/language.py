@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Final
 
 from intent.situation.models import Language
@@ -98,7 +99,9 @@ class LanguageReader:
         return self._detector
 
 
-def _build_lingua(languages: Sequence[str]) -> _Lingua:
+@cache
+def _build_lingua(languages: tuple[str, ...]) -> _Lingua:
+    # Shared by every reader with the same languages: detectors are immutable and thread-safe.
     from lingua import IsoCode639_1, LanguageDetectorBuilder
     from lingua import Language as LinguaLanguage
 

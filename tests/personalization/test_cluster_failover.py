@@ -73,11 +73,21 @@ async def test_acknowledged_writes_survive_a_replica_promotion(
         if port != master_port and r.execute_command("ROLE")[0] == b"slave"
         and r.info("replication")["master_port"] == master_port
     )
-    assert nodes[replica_port].execute_command("CLUSTER FAILOVER") in (True, b"OK", "OK")
-    for _ in range(100):
-        if nodes[replica_port].execute_command("ROLE")[0] == b"master":
+    replica = nodes[replica_port]
+    for _ in range(100):  # the replica must have finished its first sync
+        if replica.info("replication").get("master_link_status") == "up":
             break
         await asyncio.sleep(0.1)
+    # A manual failover waits for the replica to catch up; on a loaded machine it can time out
+    # (after twice the node timeout), so it is asked again rather than forced.
+    for _attempt in range(4):
+        replica.execute_command("CLUSTER FAILOVER")
+        for _ in range(60):
+            if replica.execute_command("ROLE")[0] == b"master":
+                break
+            await asyncio.sleep(0.1)
+        if replica.execute_command("ROLE")[0] == b"master":
+            break
     assert nodes[replica_port].execute_command("ROLE")[0] == b"master", "replica not promoted"
     assert nodes[master_port].cluster("myid") == master_id
 

@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from service.routes import decisions as decision_routes
 
         await decision_routes.start(settings, state)  # content pool, renderer, decider
+        from service.routes import actions as action_routes
+
+        await action_routes.start(settings, state)  # next-action planner, scheduler, automation
         log.info("kairos started", extra={"store": type(store).__name__})
         try:
             yield state
@@ -118,6 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(content_routes.router, dependencies=ADMIN)
     app.include_router(decision_routes.router, dependencies=SITE)
     app.include_router(decision_routes.admin_router, dependencies=ADMIN)
+    from service.routes import actions as action_routes
+
+    for automation_error, (status, title) in action_routes.ACTIONS_PROBLEMS.items():
+        problems.register(automation_error, status, title)
+    app.include_router(action_routes.router, dependencies=ADMIN)
     # Surfaces: website snippet and demo, ESI blocks, marketer console, static files
     from fastapi.staticfiles import StaticFiles
 

@@ -1,0 +1,139 @@
+"""/v1/profiles/{id}/actions and /v1/programmes: admin only, explained, validated."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from personalization.programmes import dumps_programmes, load_programmes
+from service.app import create_app
+from service.settings import Settings
+
+SITE = {"X-API-Key": "site-test"}
+ADMIN = {"X-API-Key": "admin-test"}
+
+CART_ONLY = {"programmes": [{
+    "id": "cart_nudge", "name": "Cart nudge", "trigger": {"event": "add_to_cart"},
+    "action": {"id": "nudge", "type": "cart_reminder", "channels": ["email"], "delay": "2h"},
+}]}
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    values: dict[str, Any] = {"site_key": "site-test", "admin_key": "admin-test",
+                              "log_json": False, "intent_encoder": "hashing",
+                              "content_dir": None, "worker_in_app": False}
+    if request.param == "redis":
+        values |= {"redis_url": request.getfixturevalue("redis_url"),
+                   "redis_prefix": f"kt{uuid.uuid4().hex[:10]}"}
+    with TestClient(create_app(Settings(**values))) as test_client:
+        yield test_client
+    if "redis_url" in values:
+        conn = redis.Redis.from_url(values["redis_url"])
+        for key in conn.scan_iter(match=f"{values['redis_prefix']}:*"):
+            conn.delete(key)
+        conn.close()
+
+
+@pytest.fixture
+def defaults(client: TestClient) -> Iterator[None]:
+    """Leave the default programmes in place after a test that replaces them."""
+    yield
+    answer = client.put("/v1/programmes", content=dumps_programmes(load_programmes()),
+                        headers={**ADMIN, "Content-Type": "application/yaml"})
+    assert answer.status_code == 200
+
+
+def send(client: TestClient, who: str, *events: dict[str, Any]) -> None:
+    batch = [{"event_id": uuid.uuid4().hex, "profile_id": who, **e} for e in events]
+    answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_persons_pending_and_past_actions_with_reasons(client: TestClient) -> None:
+    who = f"ana-{uuid.uuid4().hex[:8]}"
+    send(client, who, {"type": "consent_update", "properties": {"consents": {"email": True}}})
+    send(client, who, {"type": "add_to_cart",
+                       "properties": {"product_id": "p1", "price": 20, "category": "socks"}})
+    send(client, who, {"type": "add_to_cart",
+                       "properties": {"product_id": "p2", "price": 20, "category": "socks"}})
+    answer = client.get(f"/v1/profiles/{who}/actions", headers=ADMIN)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [(a["step"], a["status"]) for a in body["pending"]] == [
+        ("reminder", "pending"), ("incentive", "pending")]
+    reminder = body["pending"][0]
+    assert reminder["channel"] == "email"
+    assert reminder["reasons"][0].startswith("cart_abandonment triggered: add_to_cart at ")
+    assert {a["status"] for a in body["past"]} == {"cancelled"}
+    assert body["past"][0]["note"].startswith("restarted by add_to_cart")
+    assert client.get(f"/v1/profiles/{who}/actions", headers=SITE).status_code in (401, 403)
+
+
+def test_erasing_the_person_erases_their_actions(client: TestClient) -> None:
+    who = f"eve-{uuid.uuid4().hex[:8]}"
+    send(client, who, {"type": "consent_update", "properties": {"consents": {"email": True}}},
+         {"type": "account_created"})
+    assert client.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["pending"]
+    assert client.delete(f"/v1/profiles/{who}", headers=ADMIN).status_code == 204
+    assert client.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json() == {
+        "profile_id": who, "pending": [], "past": []}
+
+
+def test_programmes_are_listed_as_json_or_yaml(client: TestClient) -> None:
+    listed = client.get("/v1/programmes", headers=ADMIN)
+    assert listed.status_code == 200
+    ids = [p["id"] for p in listed.json()["programmes"]]
+    assert "cart_abandonment" in ids and "human_handover" in ids
+    as_yaml = client.get("/v1/programmes", headers={**ADMIN, "Accept": "application/yaml"})
+    assert as_yaml.headers["content-type"].startswith("application/yaml")
+    assert "id: cart_abandonment" in as_yaml.text
+    assert client.get("/v1/programmes", headers=SITE).status_code in (401, 403)
+
+
+def test_replacing_programmes_changes_what_events_start(
+    client: TestClient, defaults: None,
+) -> None:
+    answer = client.put("/v1/programmes", json=CART_ONLY, headers=ADMIN)
+    assert answer.status_code == 200 and answer.json() == {"programmes": ["cart_nudge"]}
+    who = f"max-{uuid.uuid4().hex[:8]}"
+    send(client, who, {"type": "consent_update", "properties": {"consents": {"email": True}}},
+         {"type": "account_created"},
+         {"type": "add_to_cart", "properties": {"product_id": "p1", "price": 5}})
+    pending = client.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["pending"]
+    assert [(a["programme"], a["step"]) for a in pending] == [("cart_nudge", "nudge")]
+
+
+@pytest.mark.parametrize("body, headers, field, message", [
+    ("programmes: [unclosed", {"Content-Type": "application/yaml"}, "line 1, column 22",
+     "not valid YAML"),
+    ('{"programmes": [', {"Content-Type": "application/json"}, "body", "not valid JSON"),
+    ('{"programmes": [{"id": "x", "name": "X", "trigger": {"event": "login"}, '
+     '"action": {"id": "a", "type": "t", "channels": ["email"], "delay": "soon"}}]}',
+     {"Content-Type": "application/json"}, "programmes.0(x).action.delay",
+     "'soon' is not a duration"),
+])
+def test_invalid_programmes_are_refused_naming_the_problem(
+    client: TestClient, body: str, headers: dict[str, str], field: str, message: str,
+) -> None:
+    answer = client.put("/v1/programmes", content=body, headers={**ADMIN, **headers})
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["title"] == "Invalid programmes"
+    assert problem["errors"][0]["field"].startswith(field)
+    assert message in problem["errors"][0]["message"]
+    assert "cart_abandonment" in [p["id"] for p in client.get(
+        "/v1/programmes", headers=ADMIN).json()["programmes"]]
+
+
+def test_import_a_yaml_file(client: TestClient, defaults: None) -> None:
+    text = dumps_programmes(load_programmes()).replace("id: birthday\n", "id: birthday_v2\n")
+    answer = client.post("/v1/programmes/import", headers=ADMIN,
+                         files={"file": ("programmes.yml", text, "application/yaml")})
+    assert answer.status_code == 200
+    assert "birthday_v2" in answer.json()["programmes"]

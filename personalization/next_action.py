@@ -191,7 +191,7 @@ class NextActionPlanner:
     # -- real time ---------------------------------------------------------------------------
     def immediate(
         self,
-        profile: Profile | None,
+        profile: Profile | Person | None,
         situation: SituationLike | None,
         intent_prediction: PredictionLike | None,
         now: datetime,
@@ -205,9 +205,10 @@ class NextActionPlanner:
         visitor gets an action only from programmes without conditions on the profile.
 
         Pass the profile as it was before this interaction: the current problem moment is
-        counted once, on top of those in ``profile.last_intents``.
+        counted once, on top of those in ``profile.last_intents``. A :class:`Person` may stand
+        in for the profile when only some facts are known (the console's "view as visitor").
         """
-        person = person_of(profile) if profile is not None else None
+        person = person_of(profile) if isinstance(profile, Profile) else profile
         phase = intent_prediction.phase.name if intent_prediction else None
         moment = intent_prediction.moment.name if intent_prediction else None
         intent = intent_prediction.intent.name if intent_prediction else None

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from tests.redis_servers import cluster_redis, single_redis
+from tests.redis_servers import RedisProcess, cluster_redis, single_redis, start_redis
 
 BACKENDS = ["memory", "redis", "redis-cluster"]
 
@@ -83,3 +83,13 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     finally:
         await _delete_prefix(client, prefix)
         await client.aclose()
+
+
+@pytest.fixture
+def disposable_redis() -> Iterator[RedisProcess]:
+    """A Redis of this test's own, which the test may stop and restart (fault tests)."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -74,6 +74,15 @@ class RedisProcess:
                 self.process.kill()
                 self.process.wait()
 
+    def restart(self) -> None:
+        """Start the server again on the same port (empty: these servers keep nothing on disk)."""
+        self.stop()
+        self.process = start_redis(self.port).process
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
 
 def start_redis(port: int | None = None, *, cluster: bool = False) -> RedisProcess:
     """Start ``redis-server`` on ``port`` (a free one by default) and wait until it answers."""

@@ -97,10 +97,14 @@ class SourceClassifier:
                 )
 
         found = self._from_referrer(referrer, page.hostname if page is not None else None)
-        if campaign is None and utm_source is None:
+        if campaign is None and utm_source is None and utm_term is None:
             return found
         return found.model_copy(
-            update={"campaign": campaign, "source": utm_source or found.source}
+            update={
+                "campaign": campaign,
+                "source": utm_source or found.source,
+                "search_term": found.search_term or utm_term,
+            }
         )
 
     def _from_referrer(self, referrer: str | None, page_host: str | None) -> Source:

@@ -115,7 +115,8 @@ async def test_decision_log(backend: Backend) -> None:
 
 async def test_counters_are_shared_and_additive(backend: Backend) -> None:
     store = make_store(backend)
-    await asyncio.gather(*(store.incr("arm:x:consider", {"n": 1, "reward": 0.5}) for _ in range(30)))
+    bump = {"n": 1, "reward": 0.5}
+    await asyncio.gather(*(store.incr("arm:x:consider", bump) for _ in range(30)))
     await store.incr("arm:y:consider", {"n": 2})
     assert await store.get_many(["arm:x:consider", "arm:y:consider", "arm:z"]) == [
         {"n": 30.0, "reward": 15.0},

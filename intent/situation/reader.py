@@ -82,6 +82,12 @@ class SituationReader:
             "default_timezone": self.default_timezone.key,
         }
 
+    def warm_up(self) -> None:
+        """Load lingua's models and the lazily compiled UA rules now (about 1 s) rather than on
+        the first request; call it from the lifespan."""
+        self.languages.detect_text("Guten Tag, ich suche eine Filiale in der Nähe.")
+        self.devices.detect("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36")
+
     def read(
         self, context: ContextInput, *, text: str | None = None, now: datetime | None = None
     ) -> Situation:

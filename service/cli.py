@@ -47,6 +47,47 @@ def serve(
 
 
 @app.command()
+def worker(
+    batch_size: int = typer.Option(0, min=0, help="Steps per claim (0: KAIROS_WORKER_BATCH_SIZE)."),
+    poll: float = typer.Option(0.0, min=0, help="Seconds between polls (0: from settings)."),
+    progress_every: float = typer.Option(10.0, min=0.1, help="Seconds between progress lines."),
+) -> None:
+    """Publish due automation steps to the actions stream (and webhook); safe to run several."""
+    import asyncio
+
+    from service.settings import Settings
+    from service.worker import run_worker
+
+    asyncio.run(run_worker(Settings(), console.print, batch_size=batch_size or None,
+                           poll_interval=poll or None, progress_every=progress_every))
+
+
+automation_app = typer.Typer(help="Automation programmes.", no_args_is_help=True)
+app.add_typer(automation_app, name="automation", help="Validate and import programmes (YAML).")
+
+
+@automation_app.command("import")
+def automation_import(file: str = typer.Argument(..., help="Programmes YAML file.")) -> None:
+    """Validate FILE; with KAIROS_REDIS_URL also store it for every app and worker."""
+    import asyncio
+
+    from personalization.programmes import InvalidProgramme
+    from service.routes.actions import import_programmes_file
+    from service.settings import Settings
+
+    settings = Settings()
+    try:
+        programmes = asyncio.run(import_programmes_file(settings, file))
+    except InvalidProgramme as exc:
+        for error in exc.errors:
+            console.print(f"[red]{error['field']}[/]: {error['message']}")
+        raise typer.Exit(1) from None
+    where = "stored in Redis" if settings.redis_url else "valid (no KAIROS_REDIS_URL: not stored)"
+    console.print(f"{len(programmes.programmes)} programmes {where}: "
+                  + ", ".join(p.id for p in programmes))
+
+
+@app.command()
 def version() -> None:
     """Print the Kairos version."""
     typer.echo(package_version("kairos"))

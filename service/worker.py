@@ -23,6 +23,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import orjson
@@ -30,7 +31,8 @@ from redis.exceptions import RedisError
 
 from personalization.clock import Clock, system_clock
 from personalization.errors import StoreUnavailable
-from personalization.scheduler import ActionRecord, Scheduler
+from personalization.scheduler import ActionRecord, Scheduler, build_scheduler
+from service.settings import Settings
 
 log = logging.getLogger("kairos.worker")
 
@@ -204,3 +206,48 @@ async def report_progress(
         emit(f"published {worker.published} ({rate:.0f}/s), delivered {worker.delivered}, "
              f"dead-lettered {worker.dead_lettered}; {backlog}")
         last, last_at = worker.published, now
+
+
+async def run_worker(
+    settings: Settings,
+    emit: Callable[[str], None],
+    *,
+    batch_size: int | None = None,
+    poll_interval: float | None = None,
+    progress_every: float = 10.0,
+) -> Worker:
+    """``kairos worker``: build the store and scheduler from ``settings`` and run until a signal.
+
+    Without ``redis_url`` there is nothing to share with the app (the in-process store is the
+    app's own), so this refuses to start.
+    """
+    from service.app import build_store
+
+    if settings.redis_url is None:
+        raise SystemExit("kairos worker needs KAIROS_REDIS_URL: without Redis the app publishes "
+                         "due steps itself (KAIROS_WORKER_IN_APP).")
+    store = build_store(settings)
+    scheduler = build_scheduler(store, lease=timedelta(seconds=settings.action_lease_seconds))
+    webhook = None
+    if settings.webhook_url and settings.webhook_secret is not None:
+        webhook = WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value(),
+                                max_tries=settings.webhook_max_tries,
+                                backoff=settings.webhook_backoff_seconds)
+    worker = Worker(scheduler, batch_size=batch_size or settings.worker_batch_size,
+                    poll_interval=poll_interval or settings.worker_poll_seconds, webhook=webhook)
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    emit(f"worker publishing to {settings.redis_prefix}:actions"
+         + (f" and {settings.webhook_url}" if webhook else "") + "; stop with Ctrl-C")
+    progress = asyncio.create_task(report_progress(worker, stop, progress_every, emit))
+    try:
+        await worker.run(stop)
+    finally:
+        stop.set()
+        await progress
+        if webhook is not None:
+            await webhook.aclose()
+        await store.close()
+    emit(f"worker stopped: published {worker.published}, delivered {worker.delivered}, "
+         f"dead-lettered {worker.dead_lettered}")
+    return worker

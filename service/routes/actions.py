@@ -238,3 +238,19 @@ def _json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidProgramme([{"field": "body", "message": f"not valid JSON: {exc}"}]) from None
+
+
+async def import_programmes_file(settings: Settings, path: str) -> ProgrammeSet:
+    """``kairos automation import FILE``: validate, and store for every process when Redis is
+    configured (running apps pick the set up on their next ``GET /v1/programmes`` or start).
+    Raises :class:`InvalidProgramme`."""
+    programmes = load_programmes(path)
+    if settings.redis_url is not None:
+        from service.app import build_store
+
+        store = build_store(settings)
+        try:
+            await _store_programmes(build_scheduler(store), programmes)
+        finally:
+            await store.close()
+    return programmes

@@ -1,0 +1,227 @@
+"""The worker: several of them publish each due step exactly once, a dead one loses nothing,
+the webhook is signed, retried with backoff and dead-lettered, and SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from personalization.clock import FrozenClock
+from personalization.memory_store import MemoryStore
+from personalization.redis_store import RedisStore
+from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler
+from service.worker import WebhookSender, Worker, sign, verify
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def record(i: int, send_at: datetime = T0) -> ActionRecord:
+    return ActionRecord.model_validate({
+        "action_id": uuid.uuid4().hex, "profile_id": f"p{i}", "type": "cart_reminder",
+        "programme": "cart_abandonment", "step": "reminder", "channel": "email",
+        "send_at": send_at, "content_id": None, "priority": 50, "reasons": ["test"],
+        "run_id": uuid.uuid4().hex, "created_at": T0,
+    })
+
+
+async def _client(url: str, cluster: bool) -> aioredis.Redis | RedisCluster:
+    if cluster:
+        client = RedisCluster.from_url(url)
+        await client.initialize()
+        return client
+    return aioredis.Redis.from_url(url)
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def two_schedulers(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[RedisScheduler, RedisScheduler]]:
+    """Two schedulers on one Redis (or Cluster), each with its own connection, as two workers."""
+    cluster = request.param == "redis-cluster"
+    url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    prefix = f"kt{uuid.uuid4().hex[:10]}"
+    clients = [await _client(url, cluster) for _ in range(2)]
+    a, b = (RedisScheduler(RedisStore(c, prefix=prefix), lease=timedelta(seconds=30))
+            for c in clients)
+    yield a, b
+    await clients[0].delete(a.stream_key, a.dead_key, a.schedule_key, a.processing_key)
+    for i in range(1000):
+        await clients[0].delete(a.keys.of_profile(f"p{i}", "actions"))
+    for client in clients:
+        await client.aclose()
+
+
+async def _stream_ids(scheduler: RedisScheduler) -> list[str]:
+    entries: Any = await scheduler.redis.xrange(scheduler.stream_key)
+    return [orjson.loads(fields[b"action"])["action_id"] for _, fields in entries]
+
+
+async def test_two_workers_publish_each_of_1000_due_steps_exactly_once(
+    two_schedulers: tuple[RedisScheduler, RedisScheduler],
+) -> None:
+    a, b = two_schedulers
+    scheduled = [record(i, T0 + timedelta(seconds=i % 60)) for i in range(1000)]
+    for start in range(0, 1000, 250):
+        await a.schedule(scheduled[start:start + 250])
+    clock = FrozenClock(T0 + timedelta(minutes=5))
+    workers = [Worker(s, clock=clock, batch_size=25, poll_interval=0.01, name=f"w{i}")
+               for i, s in enumerate((a, b))]
+    stop = asyncio.Event()
+
+    async def until_done() -> None:
+        while await a.backlog() != (0, 0):
+            await asyncio.sleep(0.01)
+        stop.set()
+
+    await asyncio.wait_for(asyncio.gather(*(w.run(stop) for w in workers), until_done()), 60)
+    published = await _stream_ids(a)
+    assert len(published) == 1000
+    assert sorted(published) == sorted(r.action_id for r in scheduled)
+    assert sum(w.published for w in workers) == 1000
+    assert all(w.published > 0 for w in workers)  # both took part
+
+
+async def test_a_worker_killed_after_claiming_loses_no_step(
+    two_schedulers: tuple[RedisScheduler, RedisScheduler],
+) -> None:
+    a, b = two_schedulers
+    scheduled = [record(i) for i in range(50)]
+    await a.schedule(scheduled)
+    clock = FrozenClock(T0)
+    claimed = await a.claim(clock(), 30)  # worker A claims 30 and dies before publishing
+    assert len(claimed) == 30
+    survivor = Worker(b, clock=clock, batch_size=100)
+    assert await survivor.run_once() == 20  # only the unclaimed ones, while A's lease holds
+    clock.advance(seconds=31)  # A's lease has expired
+    assert await survivor.run_once() == 30
+    assert await a.publish(claimed, clock()) == []  # A's ghost publishes nothing twice
+    published = await _stream_ids(a)
+    assert sorted(published) == sorted(r.action_id for r in scheduled)
+    assert await a.backlog() == (0, 0)
+
+
+async def test_worker_processes_share_the_work_and_stop_on_sigterm(redis_url: str) -> None:
+    prefix = f"kt{uuid.uuid4().hex[:10]}"
+    client = aioredis.Redis.from_url(redis_url)
+    scheduler = RedisScheduler(RedisStore(client, prefix=prefix))
+    now = datetime.now(UTC)
+    scheduled = [record(i, now - timedelta(seconds=1)) for i in range(1000)]
+    await scheduler.schedule(scheduled)
+    env = {**os.environ, "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
+           "KAIROS_LOG_JSON": "false", "KAIROS_CONTENT_DIR": ""}
+    command = [sys.executable, "-m", "service.cli", "worker", "--poll", "0.05",
+               "--batch-size", "50", "--progress-every", "0.5"]
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while await scheduler.backlog() != (0, 0) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [proc.communicate(timeout=30)[0].decode() for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert all("worker stopped: published" in out for out in outputs), outputs
+    published = await _stream_ids(scheduler)
+    assert sorted(published) == sorted(r.action_id for r in scheduled)
+    await client.delete(scheduler.stream_key, scheduler.schedule_key, scheduler.processing_key)
+    await client.aclose()
+
+
+# -- webhook ------------------------------------------------------------------------------------
+class Receiver:
+    """An HTTP endpoint (httpx transport) that fails a given number of times, then accepts."""
+
+    def __init__(self, failures: int, status: int = 503) -> None:
+        self.failures = failures
+        self.status = status
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if len(self.requests) <= self.failures:
+            return httpx.Response(self.status)
+        return httpx.Response(204)
+
+
+def sender(receiver: Receiver, sleeps: list[float], max_tries: int = 4) -> WebhookSender:
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    return WebhookSender("https://hooks.example/kairos", "s3cret", max_tries=max_tries,
+                         backoff=0.5, client=httpx.AsyncClient(
+                             transport=httpx.MockTransport(receiver)), sleep=sleep)
+
+
+async def test_the_webhook_is_signed_and_retried_with_exponential_backoff() -> None:
+    receiver, sleeps = Receiver(failures=2), list[float]()
+    action = record(1)
+    assert await sender(receiver, sleeps).deliver(action) is None
+    assert sleeps == [0.5, 1.0]
+    assert len(receiver.requests) == 3
+    request = receiver.requests[-1]
+    assert verify(request.content, "s3cret", request.headers["X-Kairos-Signature"])
+    assert not verify(request.content, "other", request.headers["X-Kairos-Signature"])
+    assert request.headers["X-Kairos-Action-Id"] == action.action_id
+    assert orjson.loads(request.content)["action_id"] == action.action_id
+    assert sign(b"{}", "k").startswith("sha256=")
+
+
+async def test_undeliverable_actions_are_dead_lettered_after_the_last_try() -> None:
+    store = MemoryStore()
+    scheduler = MemoryScheduler(store)
+    clock = FrozenClock(T0)
+    await scheduler.schedule([record(1), record(2)])
+    receiver, sleeps = Receiver(failures=100), list[float]()
+    worker = Worker(scheduler, clock=clock, webhook=sender(receiver, sleeps, max_tries=3))
+    await worker.run_once()
+    await worker.drain()
+    assert len(receiver.requests) == 6 and sleeps == [0.5, 1.0] * 2
+    dead = await scheduler.dead()
+    assert [d["error"] for _, d in dead] == ["HTTP 503 after 3 tries"] * 2
+    assert (worker.published, worker.delivered, worker.dead_lettered) == (2, 0, 2)
+
+
+async def test_a_refusing_receiver_is_not_retried() -> None:
+    receiver, sleeps = Receiver(failures=100, status=422), list[float]()
+    assert await sender(receiver, sleeps).deliver(record(1)) == "HTTP 422"
+    assert len(receiver.requests) == 1 and sleeps == []
+
+
+async def test_the_loop_polls_and_stops_when_told() -> None:
+    scheduler = MemoryScheduler(MemoryStore())
+    clock = FrozenClock(T0)
+    await scheduler.schedule([record(1, T0 + timedelta(minutes=1))])
+    worker = Worker(scheduler, clock=clock, poll_interval=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.05)
+    assert worker.published == 0
+    clock.advance(minutes=1)
+    for _ in range(100):
+        if worker.published:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    assert worker.published == 1

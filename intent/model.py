@@ -1,0 +1,405 @@
+"""The facade the service calls: text (+ language, + situation) in, intent, phase, moment out.
+
+:class:`IntentModel` bundles the catalogue, the fitted :class:`~intent.classifier.IntentClassifier`
+and the thresholds chosen on validation data. :meth:`IntentModel.load_or_train` reuses the
+saved model whose training-data hash matches, else trains (cross-validating for thresholds
+and evaluation figures) and saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from intent.catalog import AXES, OUT_OF_SCOPE, UNKNOWN, Axis, Catalog, IntentSpec
+from intent.classifier import Decision, IntentClassifier, Thresholds, choose_thresholds, decide
+from intent.encoder import Encoder
+from intent.errors import TrainingDataError
+from intent.fusion import EvidenceLike, fuse
+from intent.registry import ModelRegistry, SavedModel
+from intent.training import DEFAULT_DATA_PATH, TrainingData, load_training_data
+
+logger = logging.getLogger("kairos.intent")
+
+#: ``progress(step, fraction_done)``; the CLI draws it as a progress bar.
+Progress = Callable[[str, float], None]
+
+USER_EXAMPLES_FILE = "user_examples.yml"
+MODELS_SUBDIR = "models"
+HEAD_PARAMS: dict[str, Any] = {"C": 30.0, "class_weight": "balanced", "max_iter": 2000}
+
+
+class Scored(BaseModel):
+    """A name with a confidence in [0, 1]."""
+
+    name: str
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class IntentPrediction(BaseModel):
+    """The understanding of one utterance.
+
+    ``intent.name`` is ``unknown`` when the best two intents are too close, ``out_of_scope``
+    when the text is outside the domain; ``ranking`` always holds the five best intents.
+    """
+
+    intent: Scored
+    ranking: list[Scored]
+    phase: Scored
+    moment: Scored
+    out_of_scope: bool
+    language: str | None
+    reasons: list[str]
+    model_version: str
+
+
+def _noop(step: str, fraction: float) -> None:
+    logger.info("intent model: %s (%.0f%%)", step, fraction * 100)
+
+
+class _LanguageGuesser:
+    """German/English detection with lingua, built on first use (it costs ~100 ms)."""
+
+    def __init__(self) -> None:
+        self._detector: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> str | None:
+        with self._lock:
+            if self._detector is None:
+                from lingua import Language, LanguageDetectorBuilder
+
+                self._detector = LanguageDetectorBuilder.from_languages(
+                    Language.GERMAN, Language.ENGLISH
+                ).build()
+        language = self._detector.detect_language_of(text)
+        return None if language is None else str(language.iso_code_639_1.name).lower()
+
+
+def _situation_language(situation: object | None) -> str | None:
+    language = getattr(situation, "language", None)
+    code = getattr(language, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _situation_evidence(situation: object | None) -> list[EvidenceLike]:
+    evidence = getattr(situation, "evidence", None)
+    return list(evidence) if evidence is not None else []
+
+
+class IntentModel:
+    """A trained intent model; immutable once built, safe to share between threads."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        classifier: IntentClassifier,
+        thresholds: Thresholds,
+        *,
+        version: str,
+        data_hash: str,
+        metrics: dict[str, Any] | None = None,
+        created_at: str = "",
+    ) -> None:
+        self.catalog = catalog
+        self.classifier = classifier
+        self.thresholds = thresholds
+        self.version = version
+        self.data_hash = data_hash
+        self.metrics = metrics or {}
+        self.created_at = created_at
+        self._classes = [str(c) for c in classifier.classes_]
+        self._projections = {
+            axis: catalog.projection(self._classes, axis) for axis in ("phase", "moment")
+        }
+        self._in_scope = np.asarray([c != OUT_OF_SCOPE for c in self._classes])
+        self._guess_language = _LanguageGuesser()
+
+    # -- training and persistence -------------------------------------------------------
+
+    @classmethod
+    def train(
+        cls,
+        data: TrainingData,
+        *,
+        encoder: Encoder,
+        random_state: int = 0,
+        folds: int = 5,
+        progress: Progress | None = None,
+    ) -> IntentModel:
+        """Cross-validate (thresholds, evaluation figures), then fit on all of ``data``.
+
+        Raises :class:`TrainingDataError` when there are fewer than two intents.
+        """
+        report = progress or _noop
+        if len(data.catalog) < 2:
+            raise TrainingDataError("training needs at least two intents")
+        texts, labels, langs = data.texts, np.asarray(data.labels, dtype=object), data.langs
+        report("encoding examples", 0.0)
+        X = encoder.encode(texts)
+        n_folds = max(2, min(folds, min(data.counts().values())))
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+        oof: np.ndarray | None = None
+        classes: list[str] = []
+        for fold, (train_idx, test_idx) in enumerate(splitter.split(X, labels)):
+            report(f"cross-validation fold {fold + 1}/{n_folds}", (fold + 1) / (n_folds + 2))
+            head = IntentClassifier(encoder, random_state=random_state, **HEAD_PARAMS)
+            head.fit_embeddings(X[train_idx], labels[train_idx])
+            fold_classes = [str(c) for c in head.classes_]
+            if oof is None:
+                classes = sorted(set(labels.tolist()))
+                oof = np.zeros((len(texts), len(classes)))
+            cols = [classes.index(c) for c in fold_classes]
+            oof[np.ix_(test_idx, cols)] = head.predict_proba_embeddings(X[test_idx])
+        assert oof is not None
+        thresholds = choose_thresholds(oof, labels, classes)
+        metrics = evaluate(oof, labels, langs, classes, data.catalog, thresholds)
+        metrics["folds"] = n_folds
+        metrics["examples"] = len(texts)
+        report("fitting the final model", (n_folds + 1) / (n_folds + 2))
+        classifier = IntentClassifier(encoder, random_state=random_state, **HEAD_PARAMS)
+        classifier.fit_embeddings(X, labels)
+        report("done", 1.0)
+        return cls(
+            data.catalog,
+            classifier,
+            thresholds,
+            version=model_version(encoder.name, data.hash, random_state),
+            data_hash=data.hash,
+            metrics=metrics,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+    def to_saved(self) -> SavedModel:
+        return SavedModel(
+            version=self.version,
+            data_hash=self.data_hash,
+            encoder=self.classifier.encoder.name,
+            classes=self._classes,
+            coef=self.classifier.coef_,
+            intercept=self.classifier.intercept_,
+            thresholds=self.thresholds.to_dict(),
+            catalog=self.catalog.to_list(),
+            params={**HEAD_PARAMS, "random_state": self.classifier.random_state},
+            metrics=self.metrics,
+            created_at=self.created_at,
+        )
+
+    @classmethod
+    def from_saved(cls, saved: SavedModel, encoder: Encoder) -> IntentModel:
+        assert saved.encoder == encoder.name, "a saved model must be used with its own encoder"
+        params = {k: v for k, v in saved.params.items() if k in {*HEAD_PARAMS, "random_state"}}
+        classifier = IntentClassifier.from_parameters(
+            encoder, saved.classes, saved.coef, saved.intercept, **params
+        )
+        catalog = Catalog(IntentSpec(**spec) for spec in saved.catalog)
+        return cls(
+            catalog,
+            classifier,
+            Thresholds(**saved.thresholds),
+            version=saved.version,
+            data_hash=saved.data_hash,
+            metrics=saved.metrics,
+            created_at=saved.created_at,
+        )
+
+    @classmethod
+    def load_or_train(
+        cls,
+        *,
+        encoder: Encoder,
+        model_dir: Path,
+        data_path: Path | None = None,
+        random_state: int = 0,
+        progress: Progress | None = None,
+    ) -> IntentModel:
+        """Load the saved model trained on the current data, else train and save one.
+
+        The data is ``data_path`` (default: the shipped retail set) merged with the marketers'
+        examples in ``model_dir/user_examples.yml``.
+        """
+        data = load_training_data(
+            [data_path or DEFAULT_DATA_PATH, Path(model_dir) / USER_EXAMPLES_FILE]
+        )
+        registry = ModelRegistry(Path(model_dir) / MODELS_SUBDIR)
+        params = {**HEAD_PARAMS, "random_state": random_state}
+        saved = registry.find(data.hash, encoder.name, params)
+        if saved is not None:
+            logger.info("intent model %s loaded from %s", saved.version, registry.root)
+            return cls.from_saved(saved, encoder)
+        model = cls.train(data, encoder=encoder, random_state=random_state, progress=progress)
+        registry.save(model.to_saved())
+        logger.info("intent model %s trained and saved", model.version)
+        return model
+
+    # -- prediction ---------------------------------------------------------------------
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        *,
+        langs: Sequence[str | None] | None = None,
+        situations: Sequence[object | None] | None = None,
+    ) -> list[IntentPrediction]:
+        """Understand a batch of texts; ``langs`` and ``situations`` align with ``texts``.
+
+        The language is the given one, else the situation's, else detected from the text.
+        The situation's ``evidence`` is fused into phase and moment (see :mod:`intent.fusion`).
+        """
+        n = len(texts)
+        assert langs is None or len(langs) == n, "langs must align with texts"
+        assert situations is None or len(situations) == n, "situations must align with texts"
+        if n == 0:
+            return []
+        proba = self.classifier.predict_proba(texts)
+        decisions = decide(proba, self._classes, self.thresholds)
+        out: list[IntentPrediction] = []
+        for i, text in enumerate(texts):
+            situation = situations[i] if situations is not None else None
+            lang = langs[i] if langs is not None else None
+            language = lang or _situation_language(situation) or self._guess_language(text)
+            out.append(self._explain(proba[i], decisions[i], situation, language))
+        return out
+
+    def _explain(
+        self, row: np.ndarray, decision: Decision, situation: object | None, language: str | None
+    ) -> IntentPrediction:
+        in_scope_idx = np.flatnonzero(self._in_scope)
+        top = in_scope_idx[np.argsort(-row[in_scope_idx])[:5]]
+        ranking = [Scored(name=self._classes[j], confidence=float(row[j])) for j in top]
+        reasons = [self._intent_reason(row, decision, ranking)]
+        evidence = _situation_evidence(situation)
+        axes: dict[Axis, Scored] = {}
+        for axis in ("phase", "moment"):
+            if decision.status == "out_of_scope":
+                text_dist: dict[str, float] = {}
+            else:
+                mass = row @ self._projections[axis]
+                text_dist = dict(zip(AXES[axis], (float(m) for m in mass), strict=True))
+            fused = fuse(text_dist, evidence, axis, min_confidence=self.thresholds.axis)
+            axes[axis] = Scored(name=fused.name, confidence=min(1.0, fused.confidence))
+            reasons.extend(fused.reasons)
+        return IntentPrediction(
+            intent=Scored(name=decision.label, confidence=min(1.0, decision.confidence)),
+            ranking=ranking,
+            phase=axes["phase"],
+            moment=axes["moment"],
+            out_of_scope=decision.status == "out_of_scope",
+            language=language,
+            reasons=reasons,
+            model_version=self.version,
+        )
+
+    def _intent_reason(self, row: np.ndarray, decision: Decision, ranking: list[Scored]) -> str:
+        t = self.thresholds
+        best = ranking[0]
+        if decision.status == "out_of_scope":
+            if OUT_OF_SCOPE in self._classes:
+                p_oos = float(row[self._classes.index(OUT_OF_SCOPE)])
+                if p_oos > best.confidence:
+                    return (
+                        f"intent: out of scope, it resembles the out-of-scope examples "
+                        f"({p_oos:.2f} > {best.name} {best.confidence:.2f})"
+                    )
+            return (
+                f"intent: out of scope, best intent {best.name} at {best.confidence:.2f} "
+                f"is below the threshold {t.oos:.2f}"
+            )
+        second = ranking[1] if len(ranking) > 1 else Scored(name="-", confidence=0.0)
+        gap = best.confidence - second.confidence
+        if decision.status == "unknown":
+            return (
+                f"intent: {UNKNOWN}, {best.name} ({best.confidence:.2f}) and {second.name} "
+                f"({second.confidence:.2f}) are closer than the margin {t.margin:.2f}"
+            )
+        return f"intent: {best.name} ({best.confidence:.2f}), ahead of {second.name} by {gap:.2f}"
+
+
+def model_version(encoder_name: str, data_hash: str, random_state: int) -> str:
+    """Deterministic: the same encoder, data and seed give the same version."""
+    return f"{encoder_name.replace('+', '-')}-{data_hash[:12]}-s{random_state}"
+
+
+def evaluate(
+    proba: np.ndarray,
+    labels: Sequence[str] | np.ndarray,
+    langs: Sequence[str | None],
+    classes: Sequence[str],
+    catalog: Catalog,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """Evaluation figures of probability rows against true labels.
+
+    Intent accuracy and macro-F1 count ``unknown`` as wrong; phase and moment accuracy are
+    computed on in-scope examples from the summed distribution (no situation); ``ece`` is the
+    expected calibration error of the top in-scope probability (10 bins).
+    """
+    y = np.asarray(list(labels), dtype=object)
+    decisions = decide(proba, classes, thresholds)
+    predicted = np.asarray([d.label for d in decisions], dtype=object)
+    confidence = np.asarray([d.confidence for d in decisions])
+    is_oos = y == OUT_OF_SCOPE
+    pred_oos = predicted == OUT_OF_SCOPE
+    metrics: dict[str, Any] = {
+        "accuracy": float(np.mean(predicted == y)),
+        "macro_f1": float(f1_score(y, predicted, average="macro", zero_division=0)),
+        "in_scope_accuracy": float(np.mean(predicted[~is_oos] == y[~is_oos])),
+        "unknown_rate": float(np.mean(predicted == UNKNOWN)),
+    }
+    if is_oos.any():
+        tp = float(np.sum(pred_oos & is_oos))
+        metrics["oos_recall"] = tp / float(is_oos.sum())
+        metrics["oos_precision"] = tp / float(pred_oos.sum()) if pred_oos.any() else 0.0
+    in_scope_classes = [i for i, c in enumerate(classes) if c != OUT_OF_SCOPE]
+    top_in_scope = np.asarray(classes, dtype=object)[in_scope_classes][
+        proba[:, in_scope_classes].argmax(axis=1)
+    ]
+    metrics["ece"] = expected_calibration_error(
+        confidence[~is_oos], top_in_scope[~is_oos] == y[~is_oos]
+    )
+    lang_array = np.asarray([lang or "?" for lang in langs], dtype=object)
+    for axis in ("phase", "moment"):
+        projection = catalog.projection(list(classes), axis)
+        names = np.asarray(AXES[axis], dtype=object)
+        axis_pred = names[(proba @ projection).argmax(axis=1)]
+        truth = np.asarray(
+            [catalog.label_of(label, axis) if label != OUT_OF_SCOPE else "" for label in y],
+            dtype=object,
+        )
+        per_lang: dict[str, float] = {}
+        for lang in sorted(set(lang_array[~is_oos].tolist())):
+            mask = (~is_oos) & (lang_array == lang)
+            per_lang[lang] = float(np.mean(axis_pred[mask] == truth[mask]))
+        metrics[f"{axis}_accuracy"] = float(np.mean(axis_pred[~is_oos] == truth[~is_oos]))
+        metrics[f"{axis}_accuracy_by_language"] = per_lang
+    by_lang: dict[str, float] = {}
+    for lang in sorted(set(lang_array.tolist())):
+        mask = lang_array == lang
+        by_lang[lang] = float(np.mean(predicted[mask] == y[mask]))
+    metrics["accuracy_by_language"] = by_lang
+    return metrics
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> float:
+    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by bin size."""
+    if len(confidence) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += mask.mean() * abs(float(correct[mask].mean()) - float(confidence[mask].mean()))
+    return float(total)

@@ -1,0 +1,244 @@
+"""``POST /v1/chat``: one message of a chatbot conversation in, the reading and the reply out.
+
+Per message: the intent model reads it, :func:`personalization.conversation.interpret` reads it
+in the context of the conversation's earlier turns (follow-ups inherit, entities carry over,
+out of scope stays out of scope), the decider logs the turn as a decision (situation, intent,
+propensities), automation names the next action (``human_handover`` when a problem keeps coming
+back, or when the person asks for one), and the reply is a ``chat_reply`` item of the pool,
+rendered in the sandbox: the live item tagged ``intent:<intent>`` in the conversation's
+language, else the one whose phase and moment fit best, else the slot's default. The turn is
+remembered (:class:`~personalization.conversation.ConversationMemory`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from content_pool.models import ContentItem
+from content_pool.pool import ContentPool
+from content_pool.render import Renderer
+from intent.errors import ModelNotReady
+from intent.situation.context import ContextInput
+from personalization.conversation import (
+    GREETING,
+    OUT_OF_SCOPE,
+    ConversationMemory,
+    Reading,
+    interpret,
+)
+from personalization.decider import Decider
+from personalization.decisions import DecisionRequest, SituationSummary
+from personalization.next_action import NextAction, NextActionPlanner, Person
+from personalization.programmes import load_programmes
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+SLOT = "chat_reply"
+HANDOVER_INTENTS = frozenset({"human_agent", "human_handover"})
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+QUICK_REPLIES: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "service": [
+            "Bestellung verfolgen", "Artikel zurückschicken", "Mit einem Menschen sprechen",
+        ],
+        "problem": ["Artikel zurückschicken", "Mit einem Menschen sprechen"],
+        "go": ["Öffnungszeiten", "Click & Collect"],
+        "buy": ["Zahlungsarten", "Versandkosten"],
+        "know": ["Beratung zu Wanderschuhen", "Neuheiten"],
+        "default": ["Bestellung verfolgen", "Filiale finden", "Produktberatung"],
+    },
+    "en": {
+        "service": ["Track my order", "Return an item", "Talk to a person"],
+        "problem": ["Return an item", "Talk to a person"],
+        "go": ["Opening hours", "Click & collect"],
+        "buy": ["Payment methods", "Delivery costs"],
+        "know": ["Advice on hiking boots", "What's new"],
+        "default": ["Track my order", "Find a store", "Product advice"],
+    },
+}
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    session_id: str = Field(pattern=_ID)
+    profile_id: str | None = Field(default=None, pattern=_ID)
+    message: str = Field(min_length=1, max_length=2000)
+    channel: Literal["chat", "web", "app", "messenger"] = "chat"
+    lang: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    context: ContextInput = Field(default_factory=ContextInput)
+
+
+class ChatReply(BaseModel):
+    item_id: str
+    text: str
+    chosen_by: str
+
+
+class ChatAnswer(BaseModel):
+    intent: str
+    confidence: float
+    phase: str
+    moment: str
+    out_of_scope: bool
+    inherited: bool
+    entities: dict[str, str]
+    language: str
+    reply: ChatReply | None
+    quick_replies: list[str]
+    next_action: NextAction | None
+    decision_id: str | None
+    situation: SituationSummary | None
+    reasons: list[str]
+
+
+def get_decider(request: Request) -> Decider:
+    decider: Decider = request.state.decider
+    return decider
+
+
+def get_intent_service(request: Request) -> Any:
+    service = getattr(request.state, "intent_service", None)
+    if service is None:
+        raise ModelNotReady("the intent model is not loaded in this Kairos")
+    return service
+
+
+def get_planner(request: Request) -> NextActionPlanner:
+    """The automation's planner when the app built one, else one over the default programmes."""
+    automation = getattr(request.state, "automation", None)
+    planner = getattr(automation, "planner", None) or getattr(
+        request.state, "next_action_planner", None
+    )
+    if isinstance(planner, NextActionPlanner):
+        return planner
+    cached = getattr(request.app.state, "chat_planner", None)
+    if not isinstance(cached, NextActionPlanner):
+        cached = NextActionPlanner(load_programmes(), pool=get_decider(request).pool)
+        request.app.state.chat_planner = cached
+    return cached
+
+
+def get_memory(request: Request) -> ConversationMemory:
+    return ConversationMemory(request.state.store)
+
+
+DeciderDep = Annotated[Decider, Depends(get_decider)]
+IntentDep = Annotated[Any, Depends(get_intent_service)]
+PlannerDep = Annotated[NextActionPlanner, Depends(get_planner)]
+MemoryDep = Annotated[ConversationMemory, Depends(get_memory)]
+
+
+def choose_reply(
+    pool: ContentPool, reading: Reading, language: str, now: datetime, *, handover: bool
+) -> tuple[ContentItem | None, str]:
+    """The chat_reply item for this reading, and how it was chosen."""
+    candidates: Sequence[ContentItem] = pool.eligible(SLOT, "chat", language, now)
+    wanted = "human_handover" if handover else reading.intent
+    tagged = [item for item in candidates if f"intent:{wanted}" in item.tags]
+    if tagged:
+        return tagged[0], f"tagged intent:{wanted}"
+    if handover:
+        tagged = [item for item in candidates if "handover" in item.tags]
+        if tagged:
+            return tagged[0], "tagged handover"
+    special = {f"intent:{name}" for name in (OUT_OF_SCOPE, GREETING, "human_handover")}
+
+    def fit(item: ContentItem) -> tuple[int, int]:
+        targeting = item.targeting
+        score = 2 * (reading.moment in targeting.moments) + (reading.phase in targeting.phases)
+        return score, item.priority
+
+    ranked = sorted(
+        (item for item in candidates if not special & set(item.tags)), key=fit, reverse=True
+    )
+    if ranked and fit(ranked[0])[0] > 0:
+        return ranked[0], f"best phase/moment fit ({reading.phase}/{reading.moment})"
+    defaults = pool.defaults(SLOT, language, "chat", now)
+    return (defaults[0], "the slot's default") if defaults else (None, "no reply item")
+
+
+def _handover(profile_id: str | None, item: ContentItem | None, reading: Reading,
+              now: datetime) -> NextAction:  # fmt: skip
+    return NextAction(
+        action_id=uuid.uuid4().hex, profile_id=profile_id, type="human_handover",
+        programme="human_handover", step="handover", channel="chat", send_at=now,
+        content_id=item.id if item else None, priority=95,
+        reasons=[f"the person asks for a human ({reading.intent})",
+                 "channel chat: the person is here now"],
+    )  # fmt: skip
+
+
+@router.post("/chat", summary="Understand a chat message in its conversation and answer it")
+async def chat(
+    body: ChatRequest,
+    request: Request,
+    decider: DeciderDep,
+    intents: IntentDep,
+    planner: PlannerDep,
+    memory: MemoryDep,
+) -> ChatAnswer:
+    now = datetime.now(UTC)
+    owner = memory.owner(body.profile_id, body.session_id)
+    conversation = await memory.load(owner, body.session_id)
+    prediction = intents.predict([body.message], langs=[body.lang])[0]
+    language = body.lang or prediction.language or decider.options.default_language
+    if language not in ("de", "en"):
+        language = decider.options.default_language
+    reading = interpret(body.message, prediction, conversation)
+
+    context = body.context
+    if context.user_agent is None and request.headers.get("user-agent"):
+        context = context.model_copy(update={"user_agent": request.headers["user-agent"][:1000]})
+    decision = await decider.decide(
+        DecisionRequest(
+            session_id=body.session_id, profile_id=body.profile_id, slots=[SLOT],
+            context=context, text=body.message, lang=language, channel="chat",
+        ),
+        now,
+    )  # fmt: skip
+
+    unknown = SimpleNamespace(name="unknown", confidence=0.0)
+    as_prediction = SimpleNamespace(
+        intent=SimpleNamespace(name=reading.intent, confidence=reading.confidence),
+        phase=SimpleNamespace(name=reading.phase, confidence=reading.confidence)
+        if reading.phase != "unknown" else unknown,
+        moment=SimpleNamespace(name=reading.moment, confidence=reading.confidence)
+        if reading.moment != "unknown" else unknown,
+    )  # fmt: skip
+    person = Person(
+        profile_id=body.profile_id, known=body.profile_id is not None, language=language,
+        problem_moments=conversation.count("problem"),
+    )  # fmt: skip
+    situation = SimpleNamespace(language=SimpleNamespace(code=language))
+    action = None if reading.out_of_scope else planner.immediate(
+        person, situation, as_prediction, now
+    )  # fmt: skip
+    explicit = reading.intent in HANDOVER_INTENTS
+    handover = explicit or (action is not None and action.type == "human_handover")
+    item, chosen_by = choose_reply(decider.pool, reading, language, now, handover=handover)
+    if explicit and (action is None or action.type != "human_handover"):
+        action = _handover(body.profile_id, item, reading, now)
+
+    renderer: Renderer = request.state.content_renderer
+    reply = None
+    if item is not None:
+        text = renderer.render(item, situation={"language": language}, consent=False)
+        reply = ChatReply(item_id=item.id, text=text, chosen_by=chosen_by)
+    await memory.append(owner, body.session_id, conversation, reading, now)
+    quick = QUICK_REPLIES.get(language, QUICK_REPLIES["en"])
+    return ChatAnswer(
+        intent=reading.intent, confidence=round(reading.confidence, 4), phase=reading.phase,
+        moment=reading.moment, out_of_scope=reading.out_of_scope, inherited=reading.inherited,
+        entities=reading.entities, language=language, reply=reply,
+        quick_replies=[] if handover else quick.get(reading.moment, quick["default"]),
+        next_action=action, decision_id=decision.decision_id, situation=decision.situation,
+        reasons=[*reading.reasons, f"reply: {chosen_by}"],
+    )  # fmt: skip

@@ -130,9 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fastapi.staticfiles import StaticFiles
 
     from service import console
-    from service.routes import blocks, demo
+    from service.routes import blocks, chat, demo
 
     app.include_router(blocks.router, dependencies=SITE)
+    app.include_router(chat.router, dependencies=SITE)
     app.include_router(demo.router)
     app.add_middleware(blocks.DecideUserAgentMiddleware)
     console.web.install(app, settings)

@@ -18,9 +18,10 @@ listener is logged and does not fail the ingestion: the events are stored alread
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -234,7 +235,8 @@ class ProfileService:
                 return None
             events = [known.get((subject, str(d["event_id"]))) or parse_event(d) for d in fresh]
             profile = from_document(current) if current is not None else None
-            result = reduce(profile, events, profile_id=subject, now=now, policy=policy)
+            result = reduce(profile, events, profile_id=subject, now=now, policy=policy,
+                            copy=False)  # ``profile`` was parsed for this call alone
             transitions[subject] = result.transitions
             if not events and not result.transitions:
                 written[subject] = False
@@ -245,6 +247,7 @@ class ProfileService:
         batch = [(pid, [event_document(e) for e in evs]) for pid, evs in groups.items()]
         results = await self.store.apply(batch, reducer)
         changes = _Changes()
+        notices: list[Coroutine[Any, Any, None]] = []
         for result in results:
             changes.applied += result.applied
             changes.duplicates += result.duplicates
@@ -259,7 +262,9 @@ class ProfileService:
                 changes.profiles.append(result.profile_id)
                 applied = [known[(result.profile_id, i)] for i in result.applied
                            if (result.profile_id, i) in known]
-                await self._notify(profile, applied, moved)
+                notices.append(self._notify(profile, applied, moved))
+        # Profiles are independent: their listeners run concurrently (each profile's in order).
+        await asyncio.gather(*notices)
         return changes
 
     async def _notify(

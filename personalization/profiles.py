@@ -253,28 +253,49 @@ class ProfilePolicy:
 
 
 # -- stored form ----------------------------------------------------------------------------------
+_MISSING = object()
+_FIELDS: dict[type[BaseModel], list[tuple[str, str, Any]]] = {}
+
+
+def _fields(cls: type[BaseModel]) -> list[tuple[str, str, Any]]:
+    """``(name, stored key, default)`` of each field of ``cls``, computed once per class."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = []
+        for name, info in cls.model_fields.items():
+            key = info.validation_alias if isinstance(info.validation_alias, str) else name
+            default = _MISSING if info.is_required() else info.get_default(
+                call_default_factory=True)
+            found.append((name, key, default))
+        _FIELDS[cls] = found
+    return found
+
+
 def _pack(value: Any) -> Any:
     if isinstance(value, BaseModel):
         out: dict[str, Any] = {}
-        for name, info in type(value).model_fields.items():
+        for name, key, default in _fields(type(value)):
             item = getattr(value, name)
-            if not info.is_required() and item == info.get_default(call_default_factory=True):
+            if item is None and default is None:
                 continue
-            key = info.validation_alias if isinstance(info.validation_alias, str) else name
+            if default is not _MISSING and item == default:
+                continue
             out[key] = _pack(item)
         return out
+    if isinstance(value, str):
+        return str(value)  # plain str for enums
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return round(value, 3)
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, float):
-        return round(value, 3)
     if isinstance(value, dict):
         return {str(k): _pack(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_pack(v) for v in value]
-    if isinstance(value, str):
-        return str(value)  # plain str for enums
     return value
 
 
@@ -464,18 +485,22 @@ def reduce(
     profile_id: str,
     now: datetime,
     policy: ProfilePolicy,
+    copy: bool = True,
 ) -> Reduction:
     """Apply ``events`` to ``profile`` (a new one named ``profile_id`` when ``None``).
 
     Events are applied in time order; the lifecycle stage is then evaluated at ``now`` and a change
     is recorded as a :class:`Transition`. With no events this only re-evaluates the stage (time
-    alone moves people to ``at_risk`` and ``lapsed``). ``profile`` itself is not modified.
+    alone moves people to ``at_risk`` and ``lapsed``). ``profile`` itself is not modified, unless
+    ``copy=False`` (for a caller that owns a throw-away instance).
     """
     if profile is None:
         anonymous = not any(e.profile_id == profile_id for e in events)
         p = _new_profile(profile_id, anonymous, now, policy)
+    elif copy:  # a deep copy (pydantic's own deepcopy is several times slower)
+        p = Profile.model_validate(profile.model_dump())
     else:
-        p = profile.model_copy(deep=True)
+        p = profile
     for event in sorted(events, key=lambda e: e.at(now)):
         _apply_one(p, event, now, policy)
     p.affinities.scores = affinity.prune(p.affinities.scores, policy.affinity)

@@ -119,6 +119,38 @@ class Settings(BaseSettings):
             raise ValueError("KAIROS_WEBHOOK_URL needs KAIROS_WEBHOOK_SECRET to sign requests")
         return self
 
+    # Integration: imports, identifiable links, segments, A/B tests, sensitive data, schedules
+    link_secret: SecretStr | None = Field(
+        default=None, description="Signs newsletter link tokens (>= 16 bytes); unset: no links."
+    )
+    link_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    link_previous_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description='Older keys still verified, as JSON {"k0": "..."}.'
+    )
+    link_max_ttl_days: float = Field(default=365, gt=0)
+    sensitive_categories: list[str] | None = Field(
+        default=None, description="Sensitive categories; default: personalization.sensitivity."
+    )
+    sensitive_consent_purpose: str = Field(default="sensitive", min_length=1)
+    definitions_refresh_seconds: float = Field(
+        default=10, ge=0, description="Workers reload segments and A/B tests this often."
+    )
+    segment_sample_size: int = Field(default=2000, ge=10, le=100_000)
+    import_batch_size: int = Field(default=500, ge=1, le=10_000)
+    max_import_bytes: int = Field(
+        default=2_000_000_000, ge=1024, description="Upload limit of /v1/imports/*."
+    )
+    schedules_file: Path | None = Field(
+        default=None, description="Programme schedules YAML (personalization.schedules)."
+    )
+
+    @model_validator(mode="after")
+    def _link_secret_long_enough(self) -> Settings:
+        secrets = [self.link_secret, *self.link_previous_secrets.values()]
+        if any(s is not None and len(s.get_secret_value()) < 16 for s in secrets):
+            raise ValueError("KAIROS_LINK_SECRET (and previous secrets) need at least 16 bytes")
+        return self
+
     # Service
     log_level: str = "INFO"
     log_json: bool = True

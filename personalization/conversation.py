@@ -118,10 +118,12 @@ class Turn:
     moment: str
     entities: dict[str, str]
     at: str
+    language: str = ""
 
     def to_doc(self) -> dict[str, Any]:
         return {"intent": self.intent, "phase": self.phase, "moment": self.moment,
-                "entities": dict(self.entities), "at": self.at}  # fmt: skip
+                "entities": dict(self.entities), "at": self.at,
+                "language": self.language}  # fmt: skip
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Turn:
@@ -132,6 +134,7 @@ class Turn:
             moment=str(doc.get("moment", UNKNOWN)),
             entities={str(k): str(v) for k, v in (entities or {}).items()},
             at=str(doc.get("at", "")),
+            language=str(doc.get("language", "")),
         )
 
 
@@ -144,6 +147,11 @@ class Conversation:
     @property
     def last(self) -> Turn | None:
         return self.turns[-1] if self.turns else None
+
+    @property
+    def language(self) -> str | None:
+        """The language of the latest turn, if any."""
+        return self.turns[-1].language or None if self.turns else None
 
     @property
     def last_in_scope(self) -> Turn | None:
@@ -281,10 +289,12 @@ class ConversationMemory:
         conversation: Conversation,
         reading: Reading,
         now: datetime,
+        language: str = "",
     ) -> Conversation:
         """Remember ``reading`` as the newest turn; returns the conversation with it."""
         entities = dict(list(reading.entities.items())[-self.max_entities :])
-        turn = Turn(reading.intent, reading.phase, reading.moment, entities, now.isoformat())
+        turn = Turn(reading.intent, reading.phase, reading.moment, entities, now.isoformat(),
+                    language)  # fmt: skip
         updated = conversation.with_turn(turn, self.max_turns)
         await self.records.put_record(
             owner, PART, session_id, {"turns": [t.to_doc() for t in updated.turns]},

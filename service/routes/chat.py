@@ -165,6 +165,11 @@ def choose_reply(
     return (defaults[0], "the slot's default") if defaults else (None, "no reply item")
 
 
+def _primary(accept_language: str | None) -> str | None:
+    code = (accept_language or "")[:2].lower()
+    return code if code in ("de", "en") else None
+
+
 def _handover(profile_id: str | None, item: ContentItem | None, reading: Reading,
               now: datetime) -> NextAction:  # fmt: skip
     return NextAction(
@@ -188,8 +193,11 @@ async def chat(
     now = datetime.now(UTC)
     owner = memory.owner(body.profile_id, body.session_id)
     conversation = await memory.load(owner, body.session_id)
-    prediction = intents.predict([body.message], langs=[body.lang])[0]
-    language = body.lang or prediction.language or decider.options.default_language
+    # The conversation's language: stated, else kept from earlier turns, else the browser's,
+    # else detected (short messages such as "Hallo!" are too short to detect reliably).
+    language = body.lang or conversation.language or _primary(body.context.accept_language)
+    prediction = intents.predict([body.message], langs=[language])[0]
+    language = language or prediction.language or decider.options.default_language
     if language not in ("de", "en"):
         language = decider.options.default_language
     reading = interpret(body.message, prediction, conversation)
@@ -232,7 +240,7 @@ async def chat(
     if item is not None:
         text = renderer.render(item, situation={"language": language}, consent=False)
         reply = ChatReply(item_id=item.id, text=text, chosen_by=chosen_by)
-    await memory.append(owner, body.session_id, conversation, reading, now)
+    await memory.append(owner, body.session_id, conversation, reading, now, language)
     quick = QUICK_REPLIES.get(language, QUICK_REPLIES["en"])
     return ChatAnswer(
         intent=reading.intent, confidence=round(reading.confidence, 4), phase=reading.phase,

@@ -1,0 +1,176 @@
+"""Scripted chat conversations through ``POST /v1/chat``, end to end (intent model with the
+deterministic hashing encoder, the demo content pool, the decider and automation)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from intent.encoder import HashingEncoder
+from intent.service import IntentService
+from service.app import create_app
+from service.settings import Settings
+
+SITE = {"X-API-Key": "site-chat-test"}
+MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
+
+
+@pytest.fixture(scope="module")
+def intent_service() -> Iterator[IntentService]:
+    # Trained once per machine on the bundled data and kept in the (git-ignored) cache.
+    service = IntentService.load_or_train(encoder=HashingEncoder(), model_dir=MODEL_CACHE)
+    yield service
+    service.close()
+
+
+def _with_intents(app: FastAPI, service: IntentService) -> FastAPI:
+    """Make sure the lifespan state holds the intent service (the app may build its own)."""
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with original(app) as state:
+            state.setdefault("intent_service", service)
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+@pytest.fixture
+def client(intent_service: IntentService, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        site_key="site-chat-test", admin_key="admin-chat-test", holdout_share=0,
+        intent_encoder="hashing", intent_model_dir=MODEL_CACHE, log_json=False,
+    )  # fmt: skip
+    with TestClient(_with_intents(create_app(settings), intent_service)) as test_client:
+        yield test_client
+
+
+def _say(client: TestClient, session: str, message: str, **extra: Any) -> dict[str, Any]:
+    # A chat widget on a German page sends its visitor's languages, like the browser does.
+    extra.setdefault("context", {"accept_language": "de-DE,de;q=0.9,en;q=0.5"})
+    response = client.post(
+        "/v1/chat",
+        json={"session_id": session, "message": message, "channel": "chat", **extra},
+        headers=SITE,
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_german_conversation(client: TestClient) -> None:
+    session = "de-conversation-1"
+
+    hello = _say(client, session, "Hallo!")
+    assert hello["intent"] == "greeting"
+    assert hello["reply"]["item_id"] == "chat-greeting-de"
+    assert hello["decision_id"]
+
+    price = _say(client, session, "Was kostet die Jacke?")
+    assert (price["intent"], price["phase"], price["moment"]) == (
+        "price_inquiry", "consider", "know",
+    )  # fmt: skip
+    assert price["entities"] == {"category": "jacket"}
+    assert price["reply"]["item_id"].endswith("-de")
+
+    red = _say(client, session, "und in Rot?")
+    assert red["inherited"] is True
+    assert red["intent"] == "price_inquiry" and red["out_of_scope"] is False
+    assert red["entities"] == {"category": "jacket", "colour": "red"}
+    assert any("follow-up" in reason for reason in red["reasons"])
+
+    weather = _say(client, session, "Wie ist das Wetter morgen?")
+    assert weather["out_of_scope"] is True
+    assert weather["reply"]["item_id"] == "chat-out-of-scope-de"
+    assert weather["next_action"] is None
+
+    parcel = _say(client, session, "Wo ist mein Paket?")
+    assert (parcel["intent"], parcel["moment"]) == ("track_order", "service")
+    assert parcel["reply"]["item_id"] == "chat-track-order-de"
+    assert "Bestellnummer" in parcel["reply"]["text"]
+
+    number = _say(client, session, "Meine Bestellnummer ist BF123456")
+    assert number["intent"] == "track_order"
+    assert number["entities"]["order_id"] == "BF123456"
+
+    broken = _say(client, session, "Der Reißverschluss ist nach einer Woche kaputt")
+    assert (broken["intent"], broken["moment"]) == ("defective_product", "problem")
+    assert broken["next_action"] is None or broken["next_action"]["type"] != "human_handover"
+
+    again = _say(client, session, "Und wieder kaputt!")
+    assert again["inherited"] is True and again["moment"] == "problem"
+    action = again["next_action"]
+    assert action is not None and action["type"] == "human_handover"
+    assert any("problem moment 2" in reason for reason in action["reasons"])
+    assert again["reply"]["item_id"] == "chat-human-handover-de"
+    assert again["quick_replies"] == []
+
+
+def test_english_conversation_of_a_known_person(client: TestClient) -> None:
+    session, person = "en-conversation-1", "p-chat-en"
+    english = {"accept_language": "en-GB,en;q=0.9"}
+
+    hello = _say(client, session, "Hi there", profile_id=person, context=english)
+    assert hello["intent"] == "greeting"
+    assert hello["reply"]["item_id"] == "chat-greeting-en"
+
+    boots = _say(
+        client, session, "I'm looking for hiking boots", profile_id=person, context=english
+    )
+    assert (boots["intent"], boots["phase"]) == ("inspiration", "explore")
+    assert boots["entities"] == {"category": "hiking_boots"}
+    assert boots["reply"]["item_id"] == "chat-product-advice-en"
+
+    black = _say(client, session, "and in black?", profile_id=person, context=english)
+    assert black["inherited"] is True and black["intent"] == "inspiration"
+    assert black["entities"] == {"category": "hiking_boots", "colour": "black"}
+
+    returns = _say(client, session, "what about returns?", profile_id=person, context=english)
+    assert returns["inherited"] is False
+    assert (returns["intent"], returns["phase"]) == ("return_item", "use")
+    assert returns["reply"]["item_id"] == "chat-return-item-en"
+    assert "60 days" in returns["reply"]["text"]
+
+    off_topic = _say(
+        client, session, "What's the capital of France?", profile_id=person, context=english
+    )
+    assert off_topic["out_of_scope"] is True
+    assert off_topic["reply"]["item_id"] == "chat-out-of-scope-en"
+
+    human = _say(client, session, "I want to talk to a human", profile_id=person, context=english)
+    assert human["intent"] == "human_agent"
+    assert human["next_action"]["type"] == "human_handover"
+    assert human["next_action"]["channel"] == "chat"
+    assert human["reply"]["item_id"] == "chat-human-handover-en"
+
+
+def test_conversations_are_kept_apart(client: TestClient) -> None:
+    _say(client, "session-a", "Was kostet die Jacke?")
+    other = _say(client, "session-b", "und in Rot?")
+    assert other["inherited"] is False
+    assert other["out_of_scope"] is True
+    assert other["reply"]["item_id"] == "chat-out-of-scope-de"
+
+
+def test_chat_needs_the_site_key(client: TestClient) -> None:
+    response = client.post("/v1/chat", json={"session_id": "s", "message": "Hallo"})
+    assert response.status_code == 401
+
+
+def test_erasing_the_person_forgets_the_conversation(client: TestClient) -> None:
+    session, person = "en-erase-1", "p-chat-erase"
+    english = {"accept_language": "en-GB,en;q=0.9"}
+    _say(client, session, "I'm looking for hiking boots", profile_id=person, context=english)
+    erased = client.delete(f"/v1/profiles/{person}", headers={"X-API-Key": "admin-chat-test"})
+    assert erased.status_code == 204, erased.text
+    after = _say(client, session, "and in black?", profile_id=person, context=english)
+    assert after["inherited"] is False
+    assert after["entities"] == {"colour": "black"}

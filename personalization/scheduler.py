@@ -24,13 +24,16 @@ dead-lettered to ``<prefix>:actions:dead``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import orjson
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from personalization.keys import Keys
 from personalization.memory_store import MemoryStore
@@ -56,7 +59,9 @@ class ActionRecord(NextAction):
     note: str | None = None
     outcome: Outcome | None = None
     outcome_at: AwareDatetime | None = None
-    stream_id: str | None = None
+    stream_id: str | None = Field(
+        default=None, description="The stream entry, on the records publish returns (not stored)."
+    )
     cap_field: str | None = None
 
     def document(self) -> Document:
@@ -178,7 +183,8 @@ class _RecordsScheduler:
             out.append(ActionRecord.model_validate(doc) if doc is not None else None)
         return out
 
-    async def _write(self, records: Sequence[ActionRecord]) -> None:
+    async def _write(self, records: Sequence[ActionRecord], *, renew: bool = True) -> None:
+        """Store records; ``renew=False`` when the person's hash exists and keeps its TTL."""
         for record in records:
             assert record.profile_id is not None
             await self.records.put_record(
@@ -241,15 +247,13 @@ class _RecordsScheduler:
             items.append((claim, record))
         # Marked sent before the append: a worker dying in between leaves a claimed step that the
         # next claim publishes, never a sent step that still looks pending.
-        await self._write(first_time)
+        await self._write(first_time, renew=False)
         ids = await self._append(items)
-        published = [
+        return [
             record.model_copy(update={"stream_id": entry_id})
             for (_, record), entry_id in zip(items, ids, strict=True)
             if record is not None and entry_id is not None
         ]
-        await self._write(published)
-        return published
 
 
 def _entry(record: ActionRecord) -> dict[str, bytes | str]:
@@ -292,12 +296,12 @@ end
 return out
 """
 
-_PUT_RECORD = """
+_MARK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local ttl = tonumber(ARGV[3])
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
+_MARK_SHA = hashlib.sha1(_MARK.encode()).hexdigest()
 
 
 def _text(value: bytes | str) -> str:
@@ -352,16 +356,40 @@ class RedisScheduler(_RecordsScheduler):
         replies = await pipe.execute()
         return [ActionRecord.model_validate_json(r) if r is not None else None for r in replies]
 
-    async def _write(self, records: Sequence[ActionRecord]) -> None:
+    async def _write(self, records: Sequence[ActionRecord], *, renew: bool = True) -> None:
         if not records:
+            return
+        if not renew:
+            await self._mark(records)
             return
         ttl = max(1, int(self.record_ttl.total_seconds() * 1000))
         pipe = self.redis.pipeline(transaction=False)
         for record in records:
             assert record.profile_id is not None
             key = self.keys.of_profile(record.profile_id, PART)
-            pipe.eval(_PUT_RECORD, 1, key, record.action_id, orjson.dumps(record.document()), ttl)
+            pipe.hset(key, record.action_id, orjson.dumps(record.document()))
+            pipe.pexpire(key, ttl)  # only this module writes the actions hash: simply renewed
         await pipe.execute()
+
+    async def _mark(self, records: Sequence[ActionRecord]) -> None:
+        """Rewrite records whose hash exists (one EVALSHA each): never revive an erased person."""
+        for attempt in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for record in records:
+                assert record.profile_id is not None
+                key = self.keys.of_profile(record.profile_id, PART)
+                payload = orjson.dumps(record.document())
+                if isinstance(self.redis, RedisCluster):  # its pipelines refuse EVALSHA
+                    pipe.eval(_MARK, 1, key, record.action_id, payload)
+                else:
+                    pipe.evalsha(_MARK_SHA, 1, key, record.action_id, payload)
+            try:
+                await pipe.execute()
+                return
+            except NoScriptError:
+                if attempt:
+                    raise
+                await self.redis.script_load(_MARK)
 
     async def _append(
         self, items: Sequence[tuple[Claim, ActionRecord | None]]
@@ -415,9 +443,9 @@ class RedisScheduler(_RecordsScheduler):
                 if _text(member).endswith(suffix):
                     members.add(_text(member))
         await self._dequeue(sorted(members))
-        stream_ids = [doc["stream_id"] for doc in docs.values() if doc.get("stream_id")]
-        if not docs:
-            stream_ids = await self._scan_stream(self.stream_key, profile_id)
+        # Entry ids are not kept in the records (one write less per published step), so the
+        # bounded stream is searched; erasure is rare, publishing is not.
+        stream_ids = await self._scan_stream(self.stream_key, profile_id)
         if stream_ids:
             await self.redis.xdel(self.stream_key, *stream_ids)
         dead_ids = await self._scan_stream(self.dead_key, profile_id)

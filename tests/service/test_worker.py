@@ -120,9 +120,6 @@ async def test_worker_processes_share_the_work_and_stop_on_sigterm(redis_url: st
     prefix = f"kt{uuid.uuid4().hex[:10]}"
     client = aioredis.Redis.from_url(redis_url)
     scheduler = RedisScheduler(RedisStore(client, prefix=prefix))
-    now = datetime.now(UTC)
-    scheduled = [record(i, now - timedelta(seconds=1)) for i in range(1000)]
-    await scheduler.schedule(scheduled)
     env = {**os.environ, "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
            "KAIROS_LOG_JSON": "false", "KAIROS_CONTENT_DIR": ""}
     command = [sys.executable, "-m", "service.cli", "worker", "--poll", "0.05",
@@ -130,6 +127,13 @@ async def test_worker_processes_share_the_work_and_stop_on_sigterm(redis_url: st
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT) for _ in range(2)]
     try:
+        for proc in procs:  # both are up (signal handlers installed) before the work arrives
+            assert proc.stdout is not None
+            first = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
+            assert b"worker publishing to" in first, first
+        now = datetime.now(UTC)
+        scheduled = [record(i, now - timedelta(seconds=1)) for i in range(1000)]
+        await scheduler.schedule(scheduled)
         deadline = time.monotonic() + 60
         while await scheduler.backlog() != (0, 0) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)

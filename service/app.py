@@ -94,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from service.routes import actions as action_routes
 
         await action_routes.start(settings, state)  # next-action planner, scheduler, automation
+        from service import integration
+
+        # links, segments, A/B tests, sensitivity (in the decider), schedules (a listener)
+        await integration.start(settings, state)
         log.info("kairos started", extra={"store": type(store).__name__})
         try:
             yield state
@@ -126,6 +130,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for automation_error, (status, title) in action_routes.ACTIONS_PROBLEMS.items():
         problems.register(automation_error, status, title)
     app.include_router(action_routes.router, dependencies=ADMIN)
+    from service.routes import abtests as abtest_routes
+    from service.routes import imports as import_routes
+    from service.routes import links as link_routes
+    from service.routes import segments as segment_routes
+
+    for integration_problems in (link_routes.LINK_PROBLEMS, segment_routes.SEGMENT_PROBLEMS,
+                                 abtest_routes.ABTEST_PROBLEMS):
+        for integration_error, (status, title) in integration_problems.items():
+            problems.register(integration_error, status, title)
+    for integration_router in (import_routes.router, link_routes.router, segment_routes.router,
+                               abtest_routes.router):
+        app.include_router(integration_router, dependencies=ADMIN)
     # Surfaces: website snippet and demo, ESI blocks, marketer console, static files
     from fastapi.staticfiles import StaticFiles
 

@@ -134,6 +134,8 @@ class ImportSummary:
 
     kind: Kind
     read: int = 0
+    valid: int = 0
+    """Rows that passed validation (in a dry run, what would be written)."""
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -143,7 +145,7 @@ class ImportSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "read": self.read, "created": self.created,
+            "kind": self.kind, "read": self.read, "valid": self.valid, "created": self.created,
             "updated": self.updated, "skipped": self.skipped, "rejected": self.rejected,
             "rejections": [r.as_dict() for r in self.rejections],
             "ignored_columns": list(self.ignored_columns),
@@ -470,7 +472,7 @@ class Importer:
 
     def __init__(
         self,
-        store: ProfileStore,
+        store: ProfileStore | None,
         *,
         policy: ProfilePolicy | None = None,
         clock: Clock = system_clock,
@@ -494,12 +496,14 @@ class Importer:
         *,
         on_rejection: Callable[[Rejection], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        dry_run: bool = False,
     ) -> ImportSummary:
         """Import every record of ``chunks``; returns the summary.
 
         ``on_rejection`` is called for every rejected row; ``on_progress(bytes, rows)`` after each
-        chunk. Raises ``StoreUnavailable`` when the store fails (rows already written stay
-        written; running the import again completes it).
+        chunk. With ``dry_run`` rows are only validated (``valid``), nothing is written. Raises
+        ``StoreUnavailable`` when the store fails (rows already written stay written; running
+        the import again completes it).
         """
         summary = ImportSummary(kind)
         reader = RecordReader(fmt)
@@ -529,6 +533,9 @@ class Importer:
                 elif parsed is None:
                     summary.skipped += 1
                 else:
+                    summary.valid += 1
+                    if dry_run:
+                        continue
                     batch.append(parsed)
                     if len(batch) >= self.batch_size:
                         await self._flush(batch, summary)
@@ -589,6 +596,7 @@ class Importer:
             result = reduce(profile, events, profile_id=subject, now=now, policy=policy)
             return to_document(result.profile)
 
+        assert self.store is not None, "an importer without a store can only do dry runs"
         results = await self.store.apply(list(grouped.items()), reducer)
         applied = {event_id for result in results for event_id in result.applied}
         first_seen: set[str] = set()

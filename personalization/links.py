@@ -34,11 +34,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from personalization.clock import Clock, system_clock
 from personalization.errors import PersonalizationError
+
+if TYPE_CHECKING:
+    from personalization.decisions import DecisionRequest
 
 TOKEN_PARAM: Final = "kt"
 """The query parameter that carries the token in a link."""
@@ -205,3 +208,26 @@ def signer_from_secrets(
         max_ttl=timedelta(days=max_ttl_days),
         clock=clock,
     )
+
+
+def identify(
+    signer: LinkSigner | None, request: DecisionRequest, *, now: datetime | None = None
+) -> tuple[DecisionRequest, LinkVisit]:
+    """The decision request as a link token makes it: call before :meth:`Decider.decide`.
+
+    A valid token in ``request.context.url`` names the profile (unless the request already
+    names one: a login or cookie is stronger than a forwarded mail) and the URL is marked as
+    email; any token, valid or not, is removed from the URL. Without a signer or a token the
+    request is returned as it is. Never raises.
+    """
+    if signer is None or request.context.url is None:
+        return request, LinkVisit(None, request.context.url, None)
+    visit = signer.recognise(request.context.url, now=now)
+    if visit.reason is None:
+        return request, visit
+    update: dict[str, object] = {
+        "context": request.context.model_copy(update={"url": visit.url})
+    }
+    if visit.profile_id is not None and request.profile_id is None:
+        update["profile_id"] = visit.profile_id
+    return request.model_copy(update=update), visit

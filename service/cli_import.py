@@ -39,12 +39,12 @@ import_app = typer.Typer(help="Import profiles (a CRM export) and orders (a shop
 console = Console(stderr=True)
 
 _FILE = typer.Argument(help="CSV or JSON Lines file.", exists=True, dir_okay=False)
-_FORMAT = typer.Option(None, "--format", help="csv or jsonl (default: from the file suffix).")
-_REJECTS = typer.Option(None, "--rejects", help="Write rejected rows (line,id,reason) here.")
-_REDIS_URL = typer.Option(None, "--redis-url", help="Redis URL (default: KAIROS_REDIS_URL).")
-_CLUSTER = typer.Option(None, "--cluster/--no-cluster",
+_FORMAT = typer.Option("--format", help="csv or jsonl (default: from the file suffix).")
+_REJECTS = typer.Option("--rejects", help="Write rejected rows (line,id,reason) here.")
+_REDIS_URL = typer.Option("--redis-url", help="Redis URL (default: KAIROS_REDIS_URL).")
+_CLUSTER = typer.Option("--cluster/--no-cluster",
                         help="The URL is a Redis Cluster node (default: KAIROS_REDIS_CLUSTER).")
-_DRY_RUN = typer.Option(False, "--dry-run", help="Only validate and report.")
+_DRY_RUN = typer.Option("--dry-run", help="Only validate and report.")
 
 
 @import_app.command("profiles")

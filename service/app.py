@@ -115,6 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     # --- routers: public ones with SITE, marketer/admin ones with ADMIN ---
     app.include_router(health.router)
+    from service.routes import situation as situation_routes
+
+    app.include_router(situation_routes.router, dependencies=SITE)
     app.include_router(events.router, dependencies=SITE)
     app.include_router(profiles.router, dependencies=ADMIN)
     from service.routes import content as content_routes

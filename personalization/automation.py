@@ -19,6 +19,10 @@ the newly applied events and the lifecycle transitions they caused. For each cal
    :class:`~personalization.next_action.NextActionPlanner` (channel, quiet hours, cap, content).
    Steps that cannot be sent are kept as ``suppressed`` with the reasons.
 
+A batch of events that can neither start, stop nor re-qualify a step (page views, searches, chat
+messages under the default programmes) returns without reading the store, so the listener costs
+nothing on the bulk of the traffic; otherwise it reads the person's ``actions`` record once.
+
 Scheduled steps are published by the worker (:mod:`service.worker`) through the
 :class:`~personalization.scheduler.Scheduler`.
 """
@@ -58,6 +62,9 @@ OUTCOME_OF: dict[str, Outcome] = {
     "sms_click": "clicked",
     "purchase": "converted",
 }
+_PROFILE_CHANGES = frozenset({"consent_update", "profile_update", "account_created", "login",
+                              "purchase", "add_to_cart", "remove_from_cart"})
+"""Events that change consent, attributes, stage or cart: pending steps are re-checked."""
 _RANK: dict[str | None, int] = {None: 0, "opened": 1, "clicked": 2, "converted": 3}
 _REACHES: dict[Outcome, tuple[str, ...]] = {
     "opened": ("opened",),
@@ -88,6 +95,8 @@ class Automation:
         self.clock = clock
         self.attribution_window = attribution_window
         self.send_dates_at = send_dates_at
+        self._relevant_types: frozenset[str] = frozenset()
+        self._relevant_for: ProgrammeSet | None = None
 
     @property
     def programmes(self) -> ProgrammeSet:
@@ -101,12 +110,26 @@ class Automation:
     async def on_events(
         self, profile: Profile, events: Sequence[Event], transitions: Sequence[Transition]
     ) -> None:
+        if events and not transitions and not any(e.type in self._relevant() for e in events):
+            return  # page views, searches, chat: nothing to start, stop or re-check
         now = self.clock()
         person = person_of(profile)
         records = await self.scheduler.actions(profile.profile_id)
         records = await self._outcomes(person, records, events, now)
         records = await self._suppress(person, records, events, now)
         await self._trigger(person, records, events, transitions, now)
+
+    def _relevant(self) -> frozenset[str]:
+        """Event types that can start, stop or re-qualify a step under the current programmes."""
+        programmes = self.programmes
+        if self._relevant_for is not programmes:
+            types = set(OUTCOME_OF) | _PROFILE_CHANGES
+            for programme in programmes:
+                types.update(programme.trigger.event, programme.cancel_on)
+                for step in programme.steps:
+                    types.update(step.cancel_on)
+            self._relevant_types, self._relevant_for = frozenset(types), programmes
+        return self._relevant_types
 
     # -- 1. outcomes and chains ----------------------------------------------------------------
     async def _outcomes(

@@ -195,11 +195,13 @@ def choose_thresholds(
     classes: Sequence[str],
     *,
     axis: float = 0.4,
+    oos_weight: float = 0.3,
 ) -> Thresholds:
     """Pick the OOS and margin thresholds on held-out probabilities.
 
-    ``oos`` maximises balanced accuracy, the mean of in-scope accuracy (a rejected in-scope
-    text counts as wrong) and out-of-scope recall. Without out-of-scope examples it is the
+    ``oos`` maximises ``(1 - oos_weight) · in-scope accuracy + oos_weight · OOS recall``
+    (a rejected in-scope text counts as wrong); ``oos_weight`` is the share of out-of-scope
+    traffic the model is tuned for. Without out-of-scope examples it is the
     1st percentile of the confidence of correct answers (at most 0.3), so that 99 % of them
     survive. ``margin`` then maximises the selective utility of the accepted answers:
     +1 correct, -1 wrong, 0 for ``unknown``.
@@ -211,7 +213,8 @@ def choose_thresholds(
         for t in np.round(np.arange(0.0, 0.91, 0.01), 2):
             predicted = _labels(decide(proba, classes, Thresholds(oos=float(t), margin=0.0)))
             in_acc = float(np.mean(predicted[~is_oos] == y[~is_oos])) if (~is_oos).any() else 0.0
-            score = (in_acc + float(np.mean(predicted[is_oos] == OUT_OF_SCOPE))) / 2
+            oos_recall = float(np.mean(predicted[is_oos] == OUT_OF_SCOPE))
+            score = (1.0 - oos_weight) * in_acc + oos_weight * oos_recall
             if score > best_score + 1e-9:
                 best_oos, best_score = float(t), score
     else:

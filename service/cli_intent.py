@@ -126,6 +126,7 @@ def predict(
     ] = None,
     encoder: EncoderOpt = DEFAULT_ENCODER,
     model_dir: ModelDirOpt = DEFAULT_MODEL_DIR,
+    data: DataOpt = None,
 ) -> None:
     """Print one JSON prediction per text (from arguments or a JSONL file)."""
     rows = [{"text": t} for t in texts or []]
@@ -134,12 +135,10 @@ def predict(
     if not rows:
         raise typer.BadParameter("give TEXT arguments or --input FILE.jsonl")
     try:
-        model = _load(encoder, model_dir, None)
+        model = _load(encoder, model_dir, data)
     except IntentError as exc:
         raise _fail(exc) from exc
-    predictions = model.predict(
-        [r["text"] for r in rows], langs=[r.get("lang") for r in rows]
-    )
+    predictions = model.predict([r["text"] for r in rows], langs=[r.get("lang") for r in rows])
     for prediction in predictions:
         console.print_json(prediction.model_dump_json())
 
@@ -183,7 +182,12 @@ def _save_confusion(truth: list[str], predicted: list[str], path: Path) -> None:
     size = max(6.0, 0.3 * len(labels))
     fig, ax = plt.subplots(figsize=(size, size))
     ConfusionMatrixDisplay.from_predictions(
-        truth, predicted, labels=labels, ax=ax, xticks_rotation="vertical", colorbar=False,
+        truth,
+        predicted,
+        labels=labels,
+        ax=ax,
+        xticks_rotation="vertical",
+        colorbar=False,
         include_values=len(labels) <= 20,
     )
     fig.tight_layout()

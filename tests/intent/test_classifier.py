@@ -9,9 +9,18 @@ from intent.classifier import IntentClassifier, Thresholds, choose_thresholds, d
 from intent.encoder import HashingEncoder
 
 TEXTS = [
-    "where is my parcel", "track my parcel", "parcel status", "parcel tracking",
-    "start a return", "return label", "returns label print", "return this item",
-    "weather tomorrow", "tell a joke", "football score", "lasagna recipe",
+    "where is my parcel",
+    "track my parcel",
+    "parcel status",
+    "parcel tracking",
+    "start a return",
+    "return label",
+    "returns label print",
+    "return this item",
+    "weather tomorrow",
+    "tell a joke",
+    "football score",
+    "lasagna recipe",
 ]
 LABELS = ["track_order"] * 4 + ["return_item"] * 4 + [OUT_OF_SCOPE] * 4
 
@@ -60,7 +69,8 @@ def test_binary_head_probabilities_match_sklearn() -> None:
         HashingEncoder().encode(texts), labels
     )
     assert np.allclose(
-        clf.predict_proba(texts), reference.predict_proba(HashingEncoder().encode(texts)),
+        clf.predict_proba(texts),
+        reference.predict_proba(HashingEncoder().encode(texts)),
         atol=1e-4,
     )
 
@@ -84,7 +94,9 @@ def test_decide_unknown_when_top_two_are_close() -> None:
 
 def test_choose_thresholds_separates_confident_from_oos() -> None:
     proba = np.array(
-        [[0.9, 0.05, 0.05]] * 10 + [[0.05, 0.9, 0.05]] * 10 + [[0.35, 0.3, 0.35]] * 10
+        [[0.9, 0.05, 0.05]] * 10
+        + [[0.05, 0.9, 0.05]] * 10
+        + [[0.35, 0.3, 0.35]] * 10
         + [[0.4, 0.35, 0.25]] * 5
     )
     truth = ["a"] * 10 + ["b"] * 10 + [OUT_OF_SCOPE] * 10 + [OUT_OF_SCOPE] * 5

@@ -31,8 +31,9 @@ def test_hashing_rows_are_unit_length_and_deterministic() -> None:
     a = enc.encode(["wo ist meine bestellung", "where is my order", ""])
     assert a.shape == (3, 256) and a.dtype == np.float32
     assert np.allclose(np.linalg.norm(a[:2], axis=1), 1.0)
-    assert np.array_equal(a, HashingEncoder(dim=256).encode(["wo ist meine bestellung",
-                                                              "where is my order", ""]))
+    assert np.array_equal(
+        a, HashingEncoder(dim=256).encode(["wo ist meine bestellung", "where is my order", ""])
+    )
     near = float(a[0] @ enc.encode(["wo ist meine bestelung"])[0])
     far = float(a[0] @ enc.encode(["tell me a joke"])[0])
     assert near > far

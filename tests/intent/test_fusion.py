@@ -36,8 +36,9 @@ def test_evidence_multiplies_the_odds_and_is_explained() -> None:
 
 def test_evidence_for_the_other_axis_is_ignored() -> None:
     text = {"know": 0.6, "buy": 0.4}
-    fused = fuse(text, [Ev("device_mobile", None, None, 1.0), Ev("cart", "purchase", None, 1.0)],
-                 "moment")
+    fused = fuse(
+        text, [Ev("device_mobile", None, None, 1.0), Ev("cart", "purchase", None, 1.0)], "moment"
+    )
     assert fused.name == "know"
     assert len(fused.reasons) == 1
 
@@ -51,6 +52,10 @@ def test_low_fused_confidence_is_unknown_with_the_reason() -> None:
 
 def test_no_text_signal_uses_evidence_alone() -> None:
     assert fuse({}, [], "phase").name == UNKNOWN
-    fused = fuse({}, [Ev("cart", "purchase", None, 1.0), Ev("checkout", "purchase", None, 1.0)],
-                 "phase", min_confidence=0.3)
+    fused = fuse(
+        {},
+        [Ev("cart", "purchase", None, 1.0), Ev("checkout", "purchase", None, 1.0)],
+        "phase",
+        min_confidence=0.3,
+    )
     assert fused.name == "purchase"

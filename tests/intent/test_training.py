@@ -82,14 +82,20 @@ def test_too_few_examples_names_the_intent(tmp_path: Path) -> None:
 
 
 def test_hash_ignores_order_but_not_content(tmp_path: Path) -> None:
-    a = _write(tmp_path, "intents:\n  a_b:\n    phase: use\n    moment: do\n"
-               "    examples: {de: [eins, zwei]}\n")
+    a = _write(
+        tmp_path,
+        "intents:\n  a_b:\n    phase: use\n    moment: do\n    examples: {de: [eins, zwei]}\n",
+    )
     first = data_hash(load_training_data([a]))
-    b = _write(tmp_path, "intents:\n  a_b:\n    phase: use\n    moment: do\n"
-               "    examples: {de: [zwei, eins]}\n")
+    b = _write(
+        tmp_path,
+        "intents:\n  a_b:\n    phase: use\n    moment: do\n    examples: {de: [zwei, eins]}\n",
+    )
     assert data_hash(load_training_data([b])) == first
-    c = _write(tmp_path, "intents:\n  a_b:\n    phase: use\n    moment: do\n"
-               "    examples: {de: [zwei, drei]}\n")
+    c = _write(
+        tmp_path,
+        "intents:\n  a_b:\n    phase: use\n    moment: do\n    examples: {de: [zwei, drei]}\n",
+    )
     assert data_hash(load_training_data([c])) != first
 
 

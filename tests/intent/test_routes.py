@@ -1,0 +1,90 @@
+"""The intent routes on a small app whose lifespan yields an IntentService (HashingEncoder)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from intent.encoder import HashingEncoder
+from intent.service import IntentService
+from service.routes.intents import router
+from tests.intent.intent_factories import write_small_data
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        service = IntentService.load_or_train(
+            encoder=HashingEncoder(),
+            model_dir=tmp_path / "model",
+            data_path=write_small_data(tmp_path / "data.yml"),
+        )
+        yield {"intent_service": service}
+        service.close()
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_post_intent_answers_the_contract(client: TestClient) -> None:
+    response = client.post("/v1/intent", json={"text": "wo ist mein paket", "lang": "de"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["intent"]["name"] == "track_order"
+    assert body["phase"] == {
+        "name": "use",
+        "confidence": pytest.approx(body["phase"]["confidence"]),
+    }
+    assert body["moment"]["name"] == "service"
+    assert body["out_of_scope"] is False and body["language"] == "de"
+    assert len(body["ranking"]) == 5 and body["reasons"]
+    assert body["model_version"]
+
+
+def test_post_intent_out_of_scope(client: TestClient) -> None:
+    body = client.post("/v1/intent", json={"text": "wetter morgen"}).json()
+    assert body["out_of_scope"] is True
+
+
+def test_post_intent_rejects_empty_text(client: TestClient) -> None:
+    assert client.post("/v1/intent", json={"text": ""}).status_code == 422
+
+
+def test_examples_then_train_then_new_version(client: TestClient) -> None:
+    before = client.get("/v1/intents").json()
+    assert {i["name"] for i in before["intents"]} >= {"track_order", "store_locator"}
+    assert "accuracy" in before["metrics"]
+    added = client.post(
+        "/v1/intents/examples",
+        json={
+            "examples": [
+                {"text": f"gutschein {i} einlösen", "intent": "apply_voucher", "lang": "de"}
+                for i in range(5)
+            ],
+            "intents": [{"name": "apply_voucher", "phase": "purchase", "moment": "buy"}],
+        },
+    )
+    assert added.status_code == 201 and added.json()["added"] == 5
+    job = client.post("/v1/intents/train")
+    assert job.status_code == 202
+    job_id = job.json()["job_id"]
+    for _ in range(300):
+        state = client.get(f"/v1/intents/train/{job_id}").json()
+        if state["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.05)
+    assert state["state"] == "succeeded"
+    after = client.get("/v1/intents").json()
+    assert after["model_version"] == state["version"] != before["model_version"]
+    assert "apply_voucher" in {i["name"] for i in after["intents"]}
+    assert after["latest_job"]["job_id"] == job_id

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
 
     # Profiles
     affinity_half_life_days: float = Field(default=30, gt=0, description="Interest fades by half.")
-    max_affinities: int = Field(default=20, ge=1, le=100)
+    max_affinities: int = Field(default=16, ge=1, le=100)
     lifecycle_new_customer_days: int = Field(default=30, ge=0)
     lifecycle_active_min_orders: int = Field(default=2, ge=1)
     lifecycle_loyal_min_orders: int = Field(default=5, ge=1)

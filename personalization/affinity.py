@@ -46,7 +46,7 @@ class AffinityPolicy:
 
     half_life: timedelta = timedelta(days=30)
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
-    max_labels: int = 20
+    max_labels: int = 16
     floor: float = 0.01
     """Scores below this are forgotten."""
 

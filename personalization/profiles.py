@@ -245,9 +245,9 @@ class ProfilePolicy:
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
     consent_defaults: frozenset[Purpose] = frozenset()
     """Purposes granted to a new profile until the person says otherwise (source "default")."""
-    max_intents: int = 5
-    max_history: int = 6
-    max_cart_items: int = 20
+    max_intents: int = 4
+    max_history: int = 5
+    max_cart_items: int = 8
     max_merged_from: int = 10
     max_situation_keys: int = 8
 

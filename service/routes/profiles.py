@@ -41,7 +41,8 @@ def build_profile_service(settings: Settings, store: Store) -> ProfileService:
                           max_carried_events=settings.max_events_per_profile)
 
 
-def get_profile_service(request: Request) -> ProfileService:
+async def get_profile_service(request: Request) -> ProfileService:
+    # async: a plain ``def`` dependency would cost a threadpool round trip per request
     service: ProfileService = request.state.profiles
     return service
 

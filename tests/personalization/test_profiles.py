@@ -108,7 +108,7 @@ def test_intents_are_kept_in_time_order_and_bounded() -> None:
                          intent={"intent": f"i{i}", "phase": "use", "moment": "service"})
               for i in range(8)]
     profile = _apply(list(reversed(events)), days=1)
-    assert [m.intent for m in profile.last_intents] == ["i3", "i4", "i5", "i6", "i7"]
+    assert [m.intent for m in profile.last_intents] == ["i4", "i5", "i6", "i7"]
     assert profile.last_intent is not None and profile.last_intent.intent == "i7"
 
 

@@ -1,0 +1,300 @@
+"""Events per second through the HTTP API with Redis, and bytes per profile in Redis.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_events.py [--seconds 15] [--workers 2] [--json figures.json]
+
+Starts ``kairos serve --workers N`` as a subprocess against the local Redis (127.0.0.1:6379 when it
+answers, else a ``redis-server`` started here) under a fresh key prefix, then drives
+``POST /v1/events`` from this process with a bounded async httpx client (closed loop: each of
+``--concurrency`` tasks sends its next request when the previous one was answered):
+
+- single events, spread over 5,000 profiles;
+- batches of 100 events, each over 20 profiles (5 events each).
+
+Only 200 answers whose ``accepted`` count matches what was sent are counted. Afterwards 20 fresh
+profiles receive 100 events each (a mix of views, searches, carts, purchases, clicks, chat and
+consent, in batches of 10) and ``MEMORY USAGE`` is read for each profile hash; the event stream and
+the idempotency set are reported separately. The key prefix is deleted at the end.
+
+Targets (issue 5): >= 5,000 events/s with batches; <= 2 KB per profile (stream excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import redis
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from personalization.keys import Keys  # noqa: E402
+from tests.redis_servers import answers, free_port, start_redis  # noqa: E402
+
+console = Console()
+SITE_KEY = "bench-site-" + uuid.uuid4().hex
+ADMIN_KEY = "bench-admin-" + uuid.uuid4().hex
+CATEGORIES = [f"cat-{i}" for i in range(40)]
+_ids = itertools.count()
+
+
+def make_event(rng: random.Random, profile_id: str) -> dict[str, Any]:
+    """One event of a realistic mix (mostly views), about ``profile_id``."""
+    kind = rng.choices(
+        ["page_view", "product_view", "search", "add_to_cart", "purchase", "email_click",
+         "chat_message", "consent_update"],
+        weights=[40, 25, 10, 10, 4, 5, 4, 2],
+    )[0]
+    category = rng.choice(CATEGORIES)
+    event: dict[str, Any] = {"event_id": f"b{next(_ids)}", "type": kind, "profile_id": profile_id,
+                             "situation": {"device": rng.choice(["mobile", "desktop"]),
+                                           "source": rng.choice(["search", "direct", "email"]),
+                                           "language": "de"}}
+    if kind == "page_view":
+        event["properties"] = {"url": f"/c/{category}", "category": category}
+    elif kind == "product_view":
+        event["properties"] = {"product_id": f"sku-{rng.randrange(5000)}", "category": category,
+                               "price": 49.9}
+    elif kind == "search":
+        event["properties"] = {"query": "wanderschuhe wasserdicht", "category": category}
+    elif kind == "add_to_cart":
+        event["properties"] = {"product_id": f"sku-{rng.randrange(5000)}", "category": category,
+                               "price": 59.0, "currency": "EUR"}
+    elif kind == "purchase":
+        event["properties"] = {"order_id": f"o{next(_ids)}", "value": 118.0, "currency": "EUR",
+                               "items": [{"product_id": "sku-1", "category": category}]}
+    elif kind == "email_click":
+        event["properties"] = {"campaign_id": "spring", "category": category}
+    elif kind == "chat_message":
+        event["properties"] = {"topics": [category]}
+        event["intent"] = {"intent": "product_question", "phase": "consider", "moment": "know",
+                           "confidence": 0.81}
+    else:
+        event["properties"] = {"consents": {"personalisation": True, "email": rng.random() < .5},
+                               "source": "banner"}
+    return event
+
+
+@contextmanager
+def local_redis() -> Iterator[str]:
+    if answers(6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    server = start_redis()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/0"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def kairos(redis_url: str, prefix: str, workers: int) -> Iterator[str]:
+    port = free_port()
+    env = os.environ | {
+        "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
+        "KAIROS_SITE_KEY": SITE_KEY, "KAIROS_ADMIN_KEY": ADMIN_KEY,
+        "KAIROS_LOG_LEVEL": "WARNING", "KAIROS_INTENT_ENCODER": "hashing",
+        "KAIROS_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    command = [str(ROOT / ".venv" / "bin" / "kairos"), "serve", "--port", str(port),
+               "--workers", str(workers)]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"kairos serve exited: {process.stderr.read().decode()[-2000:]}"
+                                   if process.stderr else "kairos serve exited")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("kairos serve did not become ready within 120 s")
+            time.sleep(0.25)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]], *,
+                seconds: float, concurrency: int) -> dict[str, float]:
+    """Closed loop for ``seconds``: events/s accepted, request latencies, failures."""
+    latencies: list[float] = []
+    events = 0
+    failures = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"X-API-Key": SITE_KEY, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
+                                 headers=headers) as client:
+        stop = time.perf_counter() + seconds
+
+        async def worker(seed: int) -> None:
+            nonlocal events, failures
+            rng = random.Random(seed)
+            while time.perf_counter() < stop:
+                body, count = body_for(rng)
+                started = time.perf_counter()
+                answer = await client.post("/v1/events", content=body)
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code == 200 and len(answer.json()["accepted"]) == count:
+                    events += count
+                else:
+                    failures += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(seed) for seed in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "events_per_s": events / elapsed,
+        "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
+        "failed_requests": failures,
+    }
+
+
+def single_body(rng: random.Random) -> tuple[bytes, int]:
+    return orjson.dumps(make_event(rng, f"bench-{rng.randrange(5000)}")), 1
+
+
+def batch_body(rng: random.Random) -> tuple[bytes, int]:
+    people = [f"bench-{rng.randrange(5000)}" for _ in range(20)]
+    events = [make_event(rng, people[i % 20]) for i in range(100)]
+    return orjson.dumps({"events": events}), 100
+
+
+async def fill_profiles(base: str, prefix: str, count: int, per_profile: int) -> list[str]:
+    """``count`` fresh profiles with ``per_profile`` events each, in batches of 10."""
+    rng = random.Random(11)
+    ids = [f"size-{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    headers = {"X-API-Key": SITE_KEY}
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
+        for profile_id in ids:
+            for _ in range(per_profile // 10):
+                body = {"events": [make_event(rng, profile_id) for _ in range(10)]}
+                answer = await client.post("/v1/events", json=body)
+                answer.raise_for_status()
+    return ids
+
+
+def memory_usage(redis_url: str, prefix: str, ids: list[str]) -> dict[str, float]:
+    client = redis.Redis.from_url(redis_url)
+    keys = Keys(prefix)
+    sizes: dict[str, list[int]] = {"profile": [], "events": [], "seen": []}
+    for profile_id in ids:
+        for part in sizes:
+            sizes[part].append(int(client.memory_usage(keys.of_profile(profile_id, part),
+                                                       samples=0) or 0))
+    doc = client.hget(keys.of_profile(ids[0], "profile"), "doc") or b""
+    client.close()
+    return {
+        "profile_hash_median_bytes": statistics.median(sizes["profile"]),
+        "profile_hash_max_bytes": max(sizes["profile"]),
+        "profile_json_bytes_example": len(doc),
+        "events_stream_median_bytes": statistics.median(sizes["events"]),
+        "seen_set_median_bytes": statistics.median(sizes["seen"]),
+    }
+
+
+def drop_prefix(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+    client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--batch-concurrency", type=int, default=8)
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    args = parser.parse_args()
+
+    prefix = f"kbench{uuid.uuid4().hex[:8]}"
+    figures: dict[str, Any] = {"cores": os.cpu_count(), "workers": args.workers,
+                               "load_average_before": os.getloadavg()[0]}
+    with local_redis() as redis_url:
+        try:
+            with kairos(redis_url, prefix, args.workers) as base:
+                console.print(f"kairos on {base}, Redis {redis_url}, prefix {prefix}")
+                asyncio.run(drive(base, single_body, seconds=2, concurrency=8))  # warm-up
+                figures["single"] = asyncio.run(drive(
+                    base, single_body, seconds=args.seconds, concurrency=args.concurrency))
+                figures["batch_100"] = asyncio.run(drive(
+                    base, batch_body, seconds=args.seconds, concurrency=args.batch_concurrency))
+                ids = asyncio.run(fill_profiles(base, prefix, count=20, per_profile=100))
+                figures["memory"] = memory_usage(redis_url, prefix, ids)
+                figures["load_average_after"] = os.getloadavg()[0]
+        finally:
+            drop_prefix(redis_url, prefix)
+
+    table = Table(title=f"POST /v1/events, kairos serve --workers {args.workers}, "
+                        f"{figures['cores']} cores, Redis (1-min load "
+                        f"{figures['load_average_before']:.1f} before, "
+                        f"{figures['load_average_after']:.1f} after)")
+    for column in ("mode", "events/s", "requests/s", "p50 ms", "p99 ms", "failed"):
+        table.add_column(column, justify="right" if column != "mode" else "left")
+    for mode, label in (("single", "single events"), ("batch_100", "batches of 100")):
+        f = figures[mode]
+        table.add_row(label, f"{f['events_per_s']:,.0f}", f"{f['requests_per_s']:,.0f}",
+                      f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", str(f["failed_requests"]))
+    console.print(table)
+    memory = Table(title="Redis memory per profile after 100 events (MEMORY USAGE)")
+    memory.add_column("key")
+    memory.add_column("bytes", justify="right")
+    m = figures["memory"]
+    memory.add_row("profile hash (median of 20)", f"{m['profile_hash_median_bytes']:,.0f}")
+    memory.add_row("profile hash (max)", f"{m['profile_hash_max_bytes']:,.0f}")
+    memory.add_row("profile JSON document (example)", f"{m['profile_json_bytes_example']:,}")
+    memory.add_row("events stream (median, reported apart)",
+                   f"{m['events_stream_median_bytes']:,.0f}")
+    memory.add_row("seen event ids (median, reported apart)", f"{m['seen_set_median_bytes']:,.0f}")
+    console.print(memory)
+    batch_ok = figures["batch_100"]["events_per_s"] >= 5000
+    size_ok = m["profile_hash_max_bytes"] <= 2048
+    console.print(f"target >= 5,000 events/s with batches: {'met' if batch_ok else 'NOT met'}; "
+                  f"<= 2 KB per profile: {'met' if size_ok else 'NOT met'}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

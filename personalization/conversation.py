@@ -272,7 +272,12 @@ class ConversationMemory:
         """Whose records hold the conversation: the profile, else the anonymous session."""
         return profile_id or f"s-{session_id}"
 
-    async def load(self, owner: str, session_id: str) -> Conversation:
+    async def load(
+        self, owner: str, session_id: str, now: datetime | None = None
+    ) -> Conversation:
+        """The remembered conversation; empty when there is none or (given ``now``) when its
+        last turn is older than the time to live — the person's other records may live longer
+        than one conversation."""
         records = await self.records.get_records(owner, PART)
         doc = records.get(session_id)
         if not doc:
@@ -280,7 +285,17 @@ class ConversationMemory:
         turns = doc.get("turns")
         if not isinstance(turns, list):
             return Conversation()
-        return Conversation(tuple(Turn.from_doc(t) for t in turns if isinstance(t, dict)))
+        conversation = Conversation(
+            tuple(Turn.from_doc(t) for t in turns if isinstance(t, dict))
+        )
+        last = conversation.last
+        if now is not None and last is not None:
+            try:
+                if datetime.fromisoformat(last.at) + self.ttl <= now:
+                    return Conversation()
+            except ValueError:
+                return Conversation()
+        return conversation
 
     async def append(
         self,

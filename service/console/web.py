@@ -108,7 +108,10 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     Call after ``app.state.api_keys`` is set (``create_app`` does that first).
     """
-    from service.console import auth_pages, content_pages, insight_pages, visitor_pages
+    import service.console.auth_pages as auth_pages
+    import service.console.content_pages as content_pages
+    import service.console.insight_pages as insight_pages
+    import service.console.visitor_pages as visitor_pages
 
     sessions = build_sessions(app, settings)
     app.state.console_sessions = sessions

@@ -192,7 +192,7 @@ async def chat(
 ) -> ChatAnswer:
     now = datetime.now(UTC)
     owner = memory.owner(body.profile_id, body.session_id)
-    conversation = await memory.load(owner, body.session_id)
+    conversation = await memory.load(owner, body.session_id, now)
     # The conversation's language: stated, else kept from earlier turns, else the browser's,
     # else detected (short messages such as "Hallo!" are too short to detect reliably).
     language = body.lang or conversation.language or _primary(body.context.accept_language)

@@ -151,6 +151,15 @@ class Settings(BaseSettings):
             raise ValueError("KAIROS_LINK_SECRET (and previous secrets) need at least 16 bytes")
         return self
 
+    # Surfaces: website snippet, chat, marketer console
+    console_session_hours: float = Field(default=8, gt=0, le=24 * 7,
+                                         description="A console login lasts this long.")
+    chat_max_turns: int = Field(default=6, ge=1, le=50,
+                                description="Turns of a chat conversation remembered.")
+    chat_conversation_minutes: float = Field(
+        default=30, gt=0, description="A chat conversation is forgotten after this silence."
+    )
+
     # Service
     log_level: str = "INFO"
     log_json: bool = True

@@ -1,15 +1,18 @@
 """Bandit policies that learn which item works in which context, shared by all workers.
 
-The model, for item ``i`` in context ``x`` (by default the recognised ``(phase, moment)``)::
+The model, for item ``i`` shown in context ``x`` (by default the recognised ``(phase, moment)``)::
 
-    P(click) = prior_ctr_i * r_{i,x}
+    P(click) = prior_ctr_i * r_i * r_{i,x}
 
 ``prior_ctr_i`` comes from the item's fit to this request (:mod:`personalization.ranking`), so
-what the marketer stated and what the profile says count from the first decision on. ``r`` is
-a learned correction factor with a Gamma posterior: every time the item is shown in ``x`` the
-statistics add ``e += prior_ctr`` (expected clicks) and, on feedback, ``c += 1`` per click, so
-``r ~ Gamma(a + c, rate=a + e)`` with ``a = prior_strength``. With no data ``r = 1`` on average;
-an item that gets twice the clicks its fit promised converges to ``r = 2``.
+what the marketer stated and what the profile says count from the first decision on. ``r_i`` is
+a learned factor of the item in every context (its quality, which the fit cannot know) and
+``r_{i,x}`` a learned factor of the item in context ``x`` (where the item's labels are wrong, or
+it works better than stated). Both have Gamma posteriors over counted evidence: every showing
+adds the prior CTR to the item's expected clicks ``e`` (overall and in ``x``) and every click
+adds 1 to its clicks ``c``; then ``r_i ~ Gamma(a + c_i, rate=a + e_i)`` and
+``r_{i,x} ~ Gamma(b + c_{i,x}, rate=b + e_{i,x} * mean(r_i))``, with ``a = item_strength`` and
+``b = prior_strength`` pseudo-clicks. With no data both are 1 on average.
 
 The statistics live in :class:`~personalization.store.Counters` (:class:`BanditState`), so every
 worker reads and writes the same posterior.
@@ -18,15 +21,16 @@ A policy's configuration is a frozen value object that validates itself; :func:`
 builds the implementation from the registry :data:`POLICIES`, keyed by name:
 
 ``"thompson"``
-    Thompson sampling: draw ``r`` for each candidate, show the best draw. Its propensity (the
-    probability of showing this item first) is estimated from ``propensity_draws`` more draws.
+    Thompson sampling: draw the factors for each candidate, show the best draw. Its propensity
+    (the probability of showing this item first) is estimated from ``propensity_draws`` more
+    draws.
 ``"epsilon_greedy"``
     The best posterior mean, and with probability ``epsilon`` a uniform pick among ``top_k``.
 ``"greedy"``
     Always the best posterior mean (no exploration; a baseline).
 
 Exploration is bounded: only the ``top_k`` items by posterior mean are ever explored, and the
-posterior is never wider than ``prior_strength`` pseudo-clicks allow.
+posterior is never wider than the pseudo-clicks allow.
 
 The verbs follow mabwiser: :meth:`Bandit.predict_expectations`, :meth:`Bandit.predict`, and
 :meth:`BanditState.partial_fit` for learning.
@@ -53,22 +57,32 @@ def create_rng(seed: int | None = None) -> np.random.Generator:
 
 @dataclass(frozen=True, slots=True)
 class ArmStats:
-    """Posterior statistics per candidate: times shown, expected clicks, clicks."""
+    """Posterior statistics per candidate: in this context (showings, expected clicks, clicks)
+    and over all contexts (``item_expected``, ``item_clicks``)."""
 
     served: np.ndarray
     expected: np.ndarray
     clicks: np.ndarray
+    item_expected: np.ndarray
+    item_clicks: np.ndarray
 
     @classmethod
     def empty(cls, k: int) -> ArmStats:
-        return cls(np.zeros(k), np.zeros(k), np.zeros(k))
+        return cls(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k))
 
     @classmethod
-    def from_counters(cls, rows: Sequence[Mapping[str, float]]) -> ArmStats:
+    def from_counters(
+        cls, rows: Sequence[Mapping[str, float]], item_rows: Sequence[Mapping[str, float]]
+    ) -> ArmStats:
+        def column(source: Sequence[Mapping[str, float]], name: str) -> np.ndarray:
+            return np.asarray([row.get(name, 0.0) for row in source], dtype=np.float64)
+
         return cls(
-            np.asarray([row.get("n", 0.0) for row in rows], dtype=np.float64),
-            np.asarray([row.get("e", 0.0) for row in rows], dtype=np.float64),
-            np.asarray([row.get("c", 0.0) for row in rows], dtype=np.float64),
+            column(rows, "n"),
+            column(rows, "e"),
+            column(rows, "c"),
+            column(item_rows, "e"),
+            column(item_rows, "c"),
         )
 
 
@@ -87,9 +101,11 @@ class Choice:
     learned: np.ndarray
 
 
-def _validate_common(prior_strength: float, top_k: int, context_features: Sequence[str]) -> None:
-    if not prior_strength > 0:
-        raise ValueError("prior_strength must be positive")
+def _validate_common(
+    prior_strength: float, item_strength: float, top_k: int, context_features: Sequence[str]
+) -> None:
+    if not (prior_strength > 0 and item_strength > 0):
+        raise ValueError("prior_strength and item_strength must be positive")
     if top_k < 1:
         raise ValueError("top_k must be at least 1")
     unknown = set(context_features) - set(CONTEXT_FEATURES)
@@ -102,13 +118,14 @@ class ThompsonSampling:
     """Thompson sampling over the correction factor ``r`` (see the module docstring)."""
 
     name: ClassVar[str] = "thompson"
-    prior_strength: float = 3.0
-    top_k: int = 12
+    prior_strength: float = 10.0
+    item_strength: float = 10.0
+    top_k: int = 5
     propensity_draws: int = 256
     context_features: tuple[str, ...] = ("phase", "moment")
 
     def __post_init__(self) -> None:
-        _validate_common(self.prior_strength, self.top_k, self.context_features)
+        _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
         if self.propensity_draws < 16:
             raise ValueError("propensity_draws must be at least 16")
 
@@ -120,11 +137,12 @@ class EpsilonGreedy:
     name: ClassVar[str] = "epsilon_greedy"
     epsilon: float = 0.05
     prior_strength: float = 3.0
+    item_strength: float = 3.0
     top_k: int = 12
     context_features: tuple[str, ...] = ("phase", "moment")
 
     def __post_init__(self) -> None:
-        _validate_common(self.prior_strength, self.top_k, self.context_features)
+        _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
         if not 0.0 <= self.epsilon <= 0.5:
             raise ValueError("epsilon must lie in [0, 0.5]: exploration is bounded")
 
@@ -135,11 +153,12 @@ class Greedy:
 
     name: ClassVar[str] = "greedy"
     prior_strength: float = 3.0
+    item_strength: float = 3.0
     top_k: int = 12
     context_features: tuple[str, ...] = ("phase", "moment")
 
     def __post_init__(self) -> None:
-        _validate_common(self.prior_strength, self.top_k, self.context_features)
+        _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
 
 
 PolicyConfig = ThompsonSampling | EpsilonGreedy | Greedy
@@ -161,9 +180,16 @@ class _Base:
         self.rng = rng
 
     def learned(self, stats: ArmStats) -> np.ndarray:
-        a = self.config.prior_strength
-        ratio: np.ndarray = (a + stats.clicks) / (a + stats.expected)
+        """Posterior mean of ``r_i * r_{i,x}`` per candidate."""
+        item = self._item_mean(stats)
+        b = self.config.prior_strength
+        ratio: np.ndarray = item * (b + stats.clicks) / (b + stats.expected * item)
         return ratio
+
+    def _item_mean(self, stats: ArmStats) -> np.ndarray:
+        a = self.config.item_strength
+        mean: np.ndarray = (a + stats.item_clicks) / (a + stats.item_expected)
+        return mean
 
     def predict_expectations(self, prior: np.ndarray, stats: ArmStats) -> np.ndarray:
         """Posterior mean click probability per candidate."""
@@ -184,12 +210,17 @@ class _Thompson(_Base):
         means = self.predict_expectations(prior, stats)
         learned = self.learned(stats)
         explored = self._explored(means)
-        a = self.config.prior_strength
-        shape = a + stats.clicks[explored]
-        rate = a + stats.expected[explored]
+        a, b = self.config.item_strength, self.config.prior_strength
+        item_mean = self._item_mean(stats)[explored]
         draws_n = self.config.propensity_draws + 1
-        ratios = self.rng.gamma(shape, 1.0 / rate, size=(draws_n, len(explored)))
-        thetas = prior[explored] * ratios
+        size = (draws_n, len(explored))
+        item = self.rng.gamma(
+            a + stats.item_clicks[explored], 1.0 / (a + stats.item_expected[explored]), size=size
+        )
+        local = self.rng.gamma(
+            b + stats.clicks[explored], 1.0 / (b + stats.expected[explored] * item_mean), size=size
+        )
+        thetas = prior[explored] * item * local
         scores = np.full(len(prior), -np.inf)
         scores[explored] = thetas[0]
         winners = np.argmax(thetas[1:], axis=1)
@@ -274,7 +305,9 @@ def context_key(context: DecisionContext, features: Sequence[str]) -> str:
 
 
 class BanditState:
-    """The posterior statistics in the shared counters, one counter per item and context."""
+    """The posterior statistics in the shared counters: per item and context, and per item."""
+
+    ALL = "_all"
 
     def __init__(self, counters: Counters, *, namespace: str = "bandit") -> None:
         self.counters = counters
@@ -284,8 +317,11 @@ class BanditState:
         return f"{self.namespace}:{item_id}:{context}"
 
     async def load(self, item_ids: Sequence[str], context: str) -> ArmStats:
-        rows = await self.counters.get_many([self.key(i, context) for i in item_ids])
-        return ArmStats.from_counters(rows)
+        """The statistics of the candidates, in one round trip."""
+        keys = [self.key(i, context) for i in item_ids] + [self.key(i, self.ALL) for i in item_ids]
+        rows = await self.counters.get_many(keys)
+        k = len(item_ids)
+        return ArmStats.from_counters(rows[:k], rows[k:])
 
     async def partial_fit(
         self,
@@ -296,7 +332,9 @@ class BanditState:
         expected: float = 0.0,
         reward: float = 0.0,
     ) -> None:
-        """Add one observation: a showing (with its prior CTR) and/or a reward."""
+        """Add one observation (a showing with its prior CTR, and/or a reward) to the item's
+        statistics in ``context`` and overall."""
         amounts = {k: v for k, v in {"n": served, "e": expected, "c": reward}.items() if v}
         if amounts:
             await self.counters.incr(self.key(item_id, context), amounts)
+            await self.counters.incr(self.key(item_id, self.ALL), amounts)

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Request, Response, UploadFile
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 
 from personalization.automation import Automation
 from personalization.clock import system_clock
@@ -120,7 +121,11 @@ async def stop(state: dict[str, Any]) -> None:
 async def _stored_programmes(scheduler: MemoryScheduler | RedisScheduler) -> ProgrammeSet | None:
     if not isinstance(scheduler, RedisScheduler):
         return None
-    raw = await scheduler.redis.get(scheduler.keys.shared("programmes"))
+    try:
+        raw = await scheduler.redis.get(scheduler.keys.shared("programmes"))
+    except (RedisError, OSError) as exc:  # Redis may come back; the configured set serves now
+        log.warning("stored programmes not read: %s", exc)
+        return None
     if raw is None:
         return None
     try:

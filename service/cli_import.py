@@ -26,7 +26,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from personalization.errors import StoreUnavailable
 from personalization.importing import Format, Importer, ImportSummary, Kind, file_chunks, format_of
@@ -95,7 +94,7 @@ def _command(kind: Kind, file: Path, fmt: str | None, rejects: Path | None,
     finally:
         if handle is not None:
             handle.close()
-    console.print(_table(summary, dry_run))
+    console.print(_line(summary, dry_run))
     for rejection in summary.rejections[:10]:
         console.print(f"  line {rejection.line}: {rejection.reason}", markup=False,
                       highlight=False)  # fmt: skip
@@ -143,9 +142,9 @@ async def _run(kind: Kind, file: Path, fmt: Format, settings: Settings, url: str
                 await store.close()
 
 
-def _table(summary: ImportSummary, dry_run: bool) -> Table:
-    title = f"{summary.kind} import" + (" (dry run: nothing written)" if dry_run else "")
-    table = Table("read", "valid", "created", "updated", "skipped", "rejected", title=title)
-    table.add_row(*(str(n) for n in (summary.read, summary.valid, summary.created,
-                                     summary.updated, summary.skipped, summary.rejected)))
-    return table
+def _line(summary: ImportSummary, dry_run: bool) -> str:
+    counts = (f"{summary.read} read, {summary.valid} valid, {summary.created} created, "
+              f"{summary.updated} updated, {summary.skipped} skipped, {summary.rejected} rejected")
+    if dry_run:
+        return f"[bold]{summary.kind}[/] (dry run: nothing written): {counts}"
+    return f"[bold]{summary.kind}[/]: [green]{counts}[/]"

@@ -12,8 +12,9 @@ Every update goes through :meth:`ProfileStore.apply`, so it is atomic per profil
 also the audit trail of their profile.
 
 Listeners (:class:`EventListener`) are called after the store acknowledged, once per profile that
-changed, with the events newly applied and the lifecycle transitions they caused. A failing
-listener is logged and does not fail the ingestion: the events are stored already.
+changed, with the events newly applied and the lifecycle transitions they caused (events carried
+over from an anonymous profile by a merge are history, not news, and are not passed again). A
+failing listener is logged and does not fail the ingestion: the events are stored already.
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ class ProfileService:
             carried = await identity.carried_events(
                 self.store, anonymous_id, limit=self.max_carried_events)
             groups[profile_id] = carried + groups[profile_id]
-        changes = await self._apply(groups, merges, create=True)
+        replayed = {e.event_id for pid in merges.values() for e in groups[pid]} - {
+            e.event_id for e in events}
+        changes = await self._apply(groups, merges, create=True, replayed=replayed)
         for anonymous_id, profile_id in merges.items():
             if profile_id in changes.documents:  # the known profile holds what was carried over
                 await self.store.erase(anonymous_id)
@@ -211,8 +214,14 @@ class ProfileService:
 
     # -- internals -------------------------------------------------------------------------------
     async def _apply(
-        self, groups: Mapping[str, Sequence[Event]], merges: Mapping[str, str], *, create: bool
+        self,
+        groups: Mapping[str, Sequence[Event]],
+        merges: Mapping[str, str],
+        *,
+        create: bool,
+        replayed: frozenset[str] | set[str] = frozenset(),
     ) -> _Changes:
+        """Apply each group to its profile; listeners hear of all but ``replayed`` events."""
         now, policy = self.clock(), self.policy
         known = {(subject, e.event_id): e for subject, evs in groups.items() for e in evs}
         transitions: dict[str, list[Transition]] = {}
@@ -260,8 +269,9 @@ class ProfileService:
             moved = transitions.get(result.profile_id, [])
             if result.applied or moved:
                 changes.profiles.append(result.profile_id)
+                # Carried-over history is not news: listeners already heard it (or could not act).
                 applied = [known[(result.profile_id, i)] for i in result.applied
-                           if (result.profile_id, i) in known]
+                           if (result.profile_id, i) in known and i not in replayed]
                 notices.append(self._notify(profile, applied, moved))
         # Profiles are independent: their listeners run concurrently (each profile's in order).
         await asyncio.gather(*notices)

@@ -71,6 +71,18 @@ async def test_anonymous_profile_merges_into_the_known_one_and_is_gone(backend: 
     assert again.cart == known.cart
 
 
+async def test_listeners_hear_the_login_but_not_the_carried_over_history(
+        backend: Backend) -> None:
+    service = make_service(backend)
+    recorder = Recorder()
+    service.add_listener(recorder)
+    await service.ingest([purchase("anon-3", 20, anonymous=True)])
+    login = make_event("login", "u3", anonymous_id="anon-3")
+    await service.ingest([login])
+    assert recorder.heard[-1] == ("u3", [login.event_id], [Stage.new_customer])
+    assert (await service.get("u3")).rfm.orders == 1
+
+
 async def test_a_known_profile_is_never_merged_away(backend: Backend) -> None:
     service = make_service(backend)
     await service.ingest([make_event("login", "u1"), make_event("login", "u2")])

@@ -251,6 +251,19 @@ async def test_reactivation_when_at_risk_then_incentive_if_ignored(world: World)
     assert incentive.parent_id == we_miss_you.action_id
 
 
+async def test_reactivation_when_lapsed_and_not_for_someone_who_came_back(world: World) -> None:
+    for who in ("gone", "back"):
+        await world.customer(who)
+        await world.event("purchase", who, **purchase())
+    await world.advance(days=300)
+    await world.event("purchase", "back", **purchase())  # came back: 70 days ago at the refresh
+    await world.advance(days=70)  # "gone": 370 days without an order
+    await world.profiles.refresh(["gone", "back"])
+    published = [r for r in await world.advance(seconds=1) if r.programme == "reactivation"]
+    assert [(r.profile_id, r.step) for r in published] == [("gone", "we_miss_you")]
+    assert any("became lapsed" in r for r in published[0].reasons)
+
+
 async def test_a_click_on_we_miss_you_cancels_the_incentive_and_opens_the_clicked_branch(
     world: World,
 ) -> None:

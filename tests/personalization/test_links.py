@@ -144,3 +144,54 @@ def test_urls_without_a_token_pass_unchanged() -> None:
     for url in (None, "", "https://x.example/?q=1", "not a url at all"):
         visit = s.recognise(url, now=T0)
         assert visit.profile_id is None and visit.url == url and visit.reason is None
+
+
+async def test_a_newsletter_click_gets_an_explicitly_personalised_email_decision() -> None:
+    from content_pool.pool import ContentPool
+    from content_pool.render import Renderer
+    from content_pool.storage import MemoryContentStore
+    from personalization.clock import FrozenClock
+    from personalization.decider import ConsentedProfiles, Decider
+    from personalization.decisions import DecisionRequest
+    from personalization.events import parse_event
+    from personalization.links import identify
+    from personalization.memory_store import MemoryStore
+    from personalization.policies import make_policy
+    from personalization.profile_service import ProfileService
+    from personalization.ranking import FeatureIndex
+    from tests.content_pool.factories import make_draft
+
+    clock = FrozenClock(T0)
+    store = MemoryStore(clock=clock)
+    profiles = ProfileService(store, clock=clock)
+    await profiles.ingest([parse_event({
+        "event_id": "c1", "type": "consent_update", "profile_id": "p-42",
+        "properties": {"consents": {"personalisation": True}},
+    })])  # fmt: skip
+    content = MemoryContentStore()
+    await content.put(make_draft(id="hero-hi", template="<p>hi {{ profile.lifecycle }}</p>"))
+    decider = Decider(
+        ContentPool(content), store, renderer=Renderer(), policy=make_policy("greedy"),
+        features=FeatureIndex(None), situation_reader=SituationReader(),
+        profiles=ConsentedProfiles(profiles, clock=clock),
+    )  # fmt: skip
+    await decider.refresh_pool(T0)
+    s = signer()
+    token = s.issue("p-42", ttl=timedelta(days=30), now=T0)
+    asked = DecisionRequest(session_id="s1", slots=["hero"],
+                            context=ContextInput(url=f"https://shop.example/?kt={token}"))
+    request, visit = identify(s, asked, now=T0)
+    assert request.profile_id == "p-42" and visit.reason is not None
+    assert request.context.url is not None and token not in request.context.url
+    decision = await decider.decide(request, T0)
+    assert decision.personalised and decision.situation.medium == "email"
+
+    forged, _ = identify(s, asked.model_copy(update={"context": ContextInput(
+        url=f"https://shop.example/?kt={token[:-3]}abc")}), now=T0)  # fmt: skip
+    anonymous = await decider.decide(forged, T0)
+    assert forged.profile_id is None and not anonymous.personalised
+    assert anonymous.situation.medium != "email"
+    logged_in, _ = identify(s, asked.model_copy(update={"profile_id": "other"}), now=T0)
+    assert logged_in.profile_id == "other"  # a login is stronger than a forwarded mail
+    unchanged, none = identify(None, asked, now=T0)
+    assert unchanged is asked and none.profile_id is None

@@ -150,6 +150,17 @@ class MemoryStore:
             return None
         return copy.deepcopy(entry[0])
 
+    async def decisions_of(self, profile_id: str) -> list[Document]:
+        person = self._person(profile_id, create=False)
+        if person is None:
+            return []
+        now, found = self.clock(), []
+        for decision_id in sorted(person.decisions):
+            entry = self._decisions.get(decision_id)
+            if entry is not None and entry[1] > now:
+                found.append(copy.deepcopy(entry[0]))
+        return found
+
     async def recent_decisions(self, *, limit: int = 1000) -> list[Document]:
         now = self.clock()
         live = [record for record, expires in self._decisions.values() if expires > now]

@@ -262,6 +262,18 @@ class RedisStore:
         raw = await self._run(self.redis.get(self._decision_key(decision_id)))
         return orjson.loads(raw) if raw is not None else None
 
+    async def decisions_of(self, profile_id: str) -> list[Document]:
+        async with _reachable():
+            ids = await self.redis.smembers(self.keys.of_profile(profile_id, "decisions"))
+            if not ids:
+                return []
+            # Decision keys are not in the person's slot: a plain pipeline, not one MGET.
+            pipe = self.redis.pipeline(transaction=False)
+            for decision_id in sorted(_text(i) for i in ids):
+                pipe.get(self._decision_key(decision_id))
+            replies = await pipe.execute()
+        return [orjson.loads(raw) for raw in replies if raw is not None]
+
     async def recent_decisions(self, *, limit: int = 1000) -> list[Document]:
         entries = await self._run(self.redis.xrevrange(self.keys.shared("declog"), count=limit))
         return _stream_docs(entries, b"d")

@@ -89,6 +89,10 @@ class DecisionLog(Protocol):
 
     async def get_decision(self, decision_id: str) -> Document | None: ...
 
+    async def decisions_of(self, profile_id: str) -> list[Document]:
+        """The live decision records put with ``profile_id`` (for the person's data export)."""
+        ...
+
     async def recent_decisions(self, *, limit: int = 1000) -> list[Document]:
         """The latest decision records, oldest first, without personal identifiers.
 

@@ -113,6 +113,18 @@ async def test_decision_log(backend: Backend) -> None:
     assert logged == {"decision_id": "d-1", "propensity": 0.4, "item": "x"}
 
 
+async def test_decisions_of_a_person(backend: Backend) -> None:
+    store = make_store(backend)
+    for decision_id, person in (("d-1", "ana"), ("d-2", "ana"), ("d-3", "bob")):
+        await store.put_decision(decision_id, {"decision_id": decision_id, "profile_id": person},
+                                 profile_id=person, ttl=timedelta(hours=1))
+    await store.put_decision("d-4", {"decision_id": "d-4"}, profile_id=None,
+                             ttl=timedelta(hours=1))
+    found = await store.decisions_of("ana")
+    assert sorted(d["decision_id"] for d in found) == ["d-1", "d-2"]
+    assert await store.decisions_of("nobody") == []
+
+
 async def test_counters_are_shared_and_additive(backend: Backend) -> None:
     store = make_store(backend)
     bump = {"n": 1, "reward": 0.5}

@@ -37,6 +37,7 @@ from personalization.programmes import (
 )
 from personalization.redis_store import RedisStore
 from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler, build_scheduler
+from service.routes.profiles import ProfileIdPath
 from service.settings import Settings
 from service.worker import WebhookSender, Worker
 
@@ -191,7 +192,7 @@ router = APIRouter(prefix="/v1", tags=["automation"])
 
 
 @router.get("/profiles/{profile_id}/actions", summary="Pending and past actions of a person")
-async def person_actions(profile_id: str, automation: AutomationDep) -> PersonActions:
+async def person_actions(profile_id: ProfileIdPath, automation: AutomationDep) -> PersonActions:
     """Pending steps by due time, then past ones (sent, cancelled, suppressed), newest first."""
     records = await automation.scheduler.actions(profile_id)
     return PersonActions(

@@ -73,6 +73,7 @@ def test_a_persons_pending_and_past_actions_with_reasons(client: TestClient) -> 
     assert {a["status"] for a in body["past"]} == {"cancelled"}
     assert body["past"][0]["note"].startswith("restarted by add_to_cart")
     assert client.get(f"/v1/profiles/{who}/actions", headers=SITE).status_code in (401, 403)
+    assert client.get("/v1/profiles/a{b}/actions", headers=ADMIN).status_code == 422
 
 
 def test_erasing_the_person_erases_their_actions(client: TestClient) -> None:

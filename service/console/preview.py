@@ -38,6 +38,9 @@ class DryRunStore:
     async def get_decision(self, decision_id: str) -> Document | None:
         return self._decisions.get(decision_id)
 
+    async def decisions_of(self, profile_id: str) -> list[Document]:
+        return [r for r in self._decisions.values() if r.get("profile_id") == profile_id]
+
     async def recent_decisions(self, *, limit: int = 1000) -> list[Document]:
         return list(self._decisions.values())[-limit:]
 

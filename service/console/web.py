@@ -100,7 +100,11 @@ def build_sessions(app: FastAPI, settings: Settings) -> ConsoleSessions:
         if settings.session_secret is not None
         else secrets.token_urlsafe(32)
     )
-    return ConsoleSessions(secret, admin_key=app.state.api_keys.admin)
+    return ConsoleSessions(
+        secret,
+        admin_key=app.state.api_keys.admin,
+        max_age_seconds=int(settings.console_session_hours * 3600),
+    )
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
@@ -37,6 +37,7 @@ from personalization.decider import Decider
 from personalization.decisions import DecisionRequest, SituationSummary
 from personalization.next_action import NextAction, NextActionPlanner, Person
 from personalization.programmes import load_programmes
+from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -127,7 +128,12 @@ def get_planner(request: Request) -> NextActionPlanner:
 
 
 def get_memory(request: Request) -> ConversationMemory:
-    return ConversationMemory(request.state.store)
+    settings: Settings = request.state.settings
+    return ConversationMemory(
+        request.state.store,
+        max_turns=settings.chat_max_turns,
+        ttl=timedelta(minutes=settings.chat_conversation_minutes),
+    )
 
 
 DeciderDep = Annotated[Decider, Depends(get_decider)]

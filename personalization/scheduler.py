@@ -183,8 +183,23 @@ class _RecordsScheduler:
             out.append(ActionRecord.model_validate(doc) if doc is not None else None)
         return out
 
-    async def _write(self, records: Sequence[ActionRecord], *, renew: bool = True) -> None:
-        """Store records; ``renew=False`` when the person's hash exists and keeps its TTL."""
+    async def _mark_sent(self, records: Sequence[ActionRecord]) -> list[bool]:
+        """Store each record (status ``sent``) if its stored version is still pending.
+
+        ``False`` for a record that was cancelled or erased meanwhile (it is left as it is).
+        """
+        out = []
+        for record in records:
+            assert record.profile_id is not None
+            current = (await self.records.get_records(record.profile_id, PART)).get(
+                record.action_id)
+            status = current.get("status") if current is not None else None
+            if status == "pending":
+                await self._write([record])
+            out.append(status in ("pending", "sent"))
+        return out
+
+    async def _write(self, records: Sequence[ActionRecord]) -> None:
         for record in records:
             assert record.profile_id is not None
             await self.records.put_record(
@@ -246,8 +261,12 @@ class _RecordsScheduler:
                 first_time.append(record)
             items.append((claim, record))
         # Marked sent before the append: a worker dying in between leaves a claimed step that the
-        # next claim publishes, never a sent step that still looks pending.
-        await self._write(first_time, renew=False)
+        # next claim publishes, never a sent step that still looks pending. A step cancelled or
+        # erased since it was read is not marked (nor revived) and is dropped.
+        still = dict(zip((r.action_id for r in first_time), await self._mark_sent(first_time),
+                         strict=True))
+        items = [(claim, record if record is None or still.get(record.action_id, True) else None)
+                 for claim, record in items]
         ids = await self._append(items)
         return [
             record.model_copy(update={"stream_id": entry_id})
@@ -297,9 +316,15 @@ return out
 """
 
 _MARK = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local status = cjson.decode(current)['status']
+if status == 'pending' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+if status == 'sent' then return 2 end
+return 0
 """
 _MARK_SHA = hashlib.sha1(_MARK.encode()).hexdigest()
 
@@ -356,11 +381,8 @@ class RedisScheduler(_RecordsScheduler):
         replies = await pipe.execute()
         return [ActionRecord.model_validate_json(r) if r is not None else None for r in replies]
 
-    async def _write(self, records: Sequence[ActionRecord], *, renew: bool = True) -> None:
+    async def _write(self, records: Sequence[ActionRecord]) -> None:
         if not records:
-            return
-        if not renew:
-            await self._mark(records)
             return
         ttl = max(1, int(self.record_ttl.total_seconds() * 1000))
         pipe = self.redis.pipeline(transaction=False)
@@ -371,8 +393,11 @@ class RedisScheduler(_RecordsScheduler):
             pipe.pexpire(key, ttl)  # only this module writes the actions hash: simply renewed
         await pipe.execute()
 
-    async def _mark(self, records: Sequence[ActionRecord]) -> None:
-        """Rewrite records whose hash exists (one EVALSHA each): never revive an erased person."""
+    async def _mark_sent(self, records: Sequence[ActionRecord]) -> list[bool]:
+        """One script per record, atomic in the person's slot: mark it sent only if it is still
+        pending there, so a cancellation or an erasure in between is never overwritten."""
+        if not records:
+            return []
         for attempt in range(2):
             pipe = self.redis.pipeline(transaction=False)
             for record in records:
@@ -384,12 +409,13 @@ class RedisScheduler(_RecordsScheduler):
                 else:
                     pipe.evalsha(_MARK_SHA, 1, key, record.action_id, payload)
             try:
-                await pipe.execute()
-                return
+                replies = await pipe.execute()
+                return [int(reply) > 0 for reply in replies]
             except NoScriptError:
                 if attempt:
                     raise
                 await self.redis.script_load(_MARK)
+        raise AssertionError("unreachable")
 
     async def _append(
         self, items: Sequence[tuple[Claim, ActionRecord | None]]

@@ -165,3 +165,20 @@ async def test_old_past_actions_are_pruned(backend: Backend) -> None:
     kept = await scheduler.actions("u1")
     assert [r.status for r in kept] == ["sent", "sent", "sent", "pending"]
     assert kept[0].send_at == T0 + timedelta(minutes=3)
+
+
+async def test_a_cancellation_racing_the_publisher_is_never_overwritten(
+    scheduler: MemoryScheduler | RedisScheduler,
+) -> None:
+    # The publisher read the step as pending; before it marks it sent, the step is cancelled
+    # (and another person is erased). The mark must not undo either.
+    kept, raced = make_record("u1", T0), make_record("u1", T0)
+    erased = make_record("gone", T0)
+    await scheduler.schedule([kept, raced, erased])
+    await scheduler.cancel("u1", [raced.action_id], reason="purchase", now=T0)
+    await scheduler.erase_person("gone")
+    sent = [r.model_copy(update={"status": "sent"}) for r in (kept, raced, erased)]
+    assert await scheduler._mark_sent(sent) == [True, False, False]
+    by_id = {r.action_id: r.status for r in await scheduler.actions("u1")}
+    assert by_id == {kept.action_id: "sent", raced.action_id: "cancelled"}
+    assert await scheduler.actions("gone") == []

@@ -48,7 +48,12 @@ from personalization.profiles import (
     reduce,
     to_document,
 )
-from personalization.store import Document, PersonalRecords, ProfileStore
+from personalization.store import (
+    DecisionsOfPerson,
+    Document,
+    PersonalRecords,
+    ProfileStore,
+)
 
 log = logging.getLogger("kairos.profiles")
 
@@ -56,7 +61,7 @@ EXPORTED_RECORDS = ("actions", "conversation", "ab")
 EXPORTED_COUNTERS = ("caps",)
 
 
-class Store(ProfileStore, PersonalRecords, Protocol):
+class Store(ProfileStore, DecisionsOfPerson, PersonalRecords, Protocol):
     """What the profile service needs of the store."""
 
 
@@ -191,23 +196,25 @@ class ProfileService:
     async def export(self, profile_id: str) -> dict[str, Any]:
         """Everything stored about the person, as JSON-ready data; raises ``ProfileNotFound``.
 
-        ``profile``, ``events`` (the retained stream, oldest first), and the personal ``records``
-        and ``counters`` other features keep (pending actions, chat state, A/B assignments,
-        frequency caps).
+        ``profile``, ``events`` (the retained stream, oldest first), the live ``decisions`` made
+        for the person, and the personal ``records`` and ``counters`` other features keep
+        (pending actions, chat state, A/B assignments, frequency caps).
         """
         profile = await self.find(profile_id)
         events = await self.store.events(profile_id, limit=100_000)
         records = {p: await self.store.get_records(profile_id, p) for p in EXPORTED_RECORDS}
         counters = {p: await self.store.get_personal_counters(profile_id, p)
                     for p in EXPORTED_COUNTERS}
-        if profile is None and not events and not any(records.values()) and not any(
-                counters.values()):
+        decisions = await self.store.decisions_of(profile_id)
+        if profile is None and not events and not decisions and not any(
+                records.values()) and not any(counters.values()):
             raise ProfileNotFound(f"no profile {profile_id!r}")
         return {
             "profile_id": profile_id,
             "exported_at": self.clock().isoformat(),
             "profile": profile.model_dump(mode="json") if profile is not None else None,
             "events": events,
+            "decisions": decisions,
             "records": records,
             "counters": counters,
         }

@@ -89,16 +89,21 @@ class DecisionLog(Protocol):
 
     async def get_decision(self, decision_id: str) -> Document | None: ...
 
-    async def decisions_of(self, profile_id: str) -> list[Document]:
-        """The live decision records put with ``profile_id`` (for the person's data export)."""
-        ...
-
     async def recent_decisions(self, *, limit: int = 1000) -> list[Document]:
         """The latest decision records, oldest first, without personal identifiers.
 
         The replay log keeps what offline evaluation needs (context, action, propensity) but not
         who it was: :data:`IDENTIFIER_FIELDS` are stripped, so erasure need not rewrite it.
         """
+        ...
+
+
+class DecisionsOfPerson(Protocol):
+    """The decisions that name one person, for their data export (apart from
+    :class:`DecisionLog`, so that wrappers of the log need not implement it)."""
+
+    async def decisions_of(self, profile_id: str) -> list[Document]:
+        """The live decision records put with ``profile_id``."""
         ...
 
 

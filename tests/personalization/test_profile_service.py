@@ -160,13 +160,14 @@ async def test_export_then_erasure_leaves_nothing(backend: Backend) -> None:
     await store.put_record("ana@example.org", "actions", "a1", {"type": "welcome"},
                            ttl=timedelta(days=1))
     await store.incr_personal("ana@example.org", "caps", {"item-1": 1}, ttl=timedelta(days=1))
-    await store.put_decision("d-1", {"profile_id": "ana@example.org"},  # type: ignore[attr-defined]
+    await store.put_decision("d-1", {"profile_id": "ana@example.org", "item": "x"},
                              profile_id="ana@example.org", ttl=timedelta(hours=1))
     exported = await service.export("ana@example.org")
     assert exported["profile"]["rfm"]["orders"] == 1
     assert len(exported["events"]) == 2
     assert exported["records"]["actions"] == {"a1": {"type": "welcome"}}
     assert exported["counters"]["caps"] == {"item-1": 1.0}
+    assert exported["decisions"] == [{"profile_id": "ana@example.org", "item": "x"}]
 
     assert await service.erase("ana@example.org") is True
     assert await service.find("ana@example.org") is None

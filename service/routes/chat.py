@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from intent.errors import ModelNotReady
 from intent.situation.context import ContextInput
+from personalization.consent import Purpose, allows
 from personalization.conversation import (
     GREETING,
     OUT_OF_SCOPE,
@@ -35,7 +37,7 @@ from personalization.conversation import (
 )
 from personalization.decider import Decider
 from personalization.decisions import DecisionRequest, SituationSummary
-from personalization.next_action import NextAction, NextActionPlanner, Person
+from personalization.next_action import NextAction, NextActionPlanner, Person, person_of
 from personalization.programmes import load_programmes
 from service.settings import Settings
 
@@ -171,6 +173,21 @@ def choose_reply(
     return (defaults[0], "the slot's default") if defaults else (None, "no reply item")
 
 
+async def _person(
+    request: Request, profile_id: str | None, language: str, problems_here: int
+) -> Person:
+    """The automation's view of the person: their profile when there is one and they consent
+    to personalisation, with the problem moments of this conversation counted too."""
+    profiles = getattr(request.state, "profiles", None)
+    profile = await profiles.find(profile_id) if profiles is not None and profile_id else None
+    if profile is None or not allows(profile, Purpose.personalisation):
+        return Person(profile_id=profile_id, known=profile_id is not None, language=language,
+                      problem_moments=problems_here)  # fmt: skip
+    person = person_of(profile)
+    return replace(person, language=person.language or language,
+                   problem_moments=max(person.problem_moments, problems_here))  # fmt: skip
+
+
 def _primary(accept_language: str | None) -> str | None:
     code = (accept_language or "")[:2].lower()
     return code if code in ("de", "en") else None
@@ -227,10 +244,7 @@ async def chat(
         moment=SimpleNamespace(name=reading.moment, confidence=reading.confidence)
         if reading.moment != "unknown" else unknown,
     )  # fmt: skip
-    person = Person(
-        profile_id=body.profile_id, known=body.profile_id is not None, language=language,
-        problem_moments=conversation.count("problem"),
-    )  # fmt: skip
+    person = await _person(request, body.profile_id, language, conversation.count("problem"))
     situation = SimpleNamespace(language=SimpleNamespace(code=language))
     action = None if reading.out_of_scope else planner.immediate(
         person, situation, as_prediction, now
@@ -244,7 +258,18 @@ async def chat(
     renderer: Renderer = request.state.content_renderer
     reply = None
     if item is not None:
-        text = renderer.render(item, situation={"language": language}, consent=False)
+        # Only a consenting person's first name and interests reach the template.
+        known = (
+            await decider.profiles.profile_for_decision(body.profile_id)
+            if body.profile_id is not None and decider.profiles is not None
+            else None
+        )
+        text = renderer.render(
+            item, situation={"language": language},
+            profile={"lifecycle": known.lifecycle, "affinities": dict(known.affinities)}
+            if known else None,
+            first_name=known.first_name if known else None, consent=known is not None,
+        )  # fmt: skip
         reply = ChatReply(item_id=item.id, text=text, chosen_by=chosen_by)
     await memory.append(owner, body.session_id, conversation, reading, now, language)
     quick = QUICK_REPLIES.get(language, QUICK_REPLIES["en"])

@@ -65,7 +65,9 @@ def kairos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "KAIROS_SESSION_SECRET": "browser-test-secret",
         "KAIROS_HOLDOUT_SHARE": "0",
         "KAIROS_INTENT_ENCODER": "hashing",
-        "KAIROS_INTENT_MODEL_DIR": str(home / "models"),
+        # The hashing model trained once per machine (shared with tests/service), not per run.
+        "KAIROS_INTENT_MODEL_DIR": str(Path(__file__).resolve().parents[2] / ".cache"
+                                       / "intent-models-hashing"),
         "KAIROS_LOG_LEVEL": "WARNING",
     }
     env.pop("KAIROS_REDIS_URL", None)

@@ -174,3 +174,22 @@ def test_erasing_the_person_forgets_the_conversation(client: TestClient) -> None
     after = _say(client, session, "and in black?", profile_id=person, context=english)
     assert after["inherited"] is False
     assert after["entities"] == {"colour": "black"}
+
+
+def test_a_consenting_persons_first_name_only(client: TestClient) -> None:
+    admin = {"X-API-Key": "admin-chat-test"}
+    english = {"accept_language": "en-GB,en;q=0.9"}
+    for person, consent in (("p-chat-yes", True), ("p-chat-no", False)):
+        seen = client.post("/v1/events", headers=SITE, json={
+            "event_id": f"login-{person}", "type": "login", "profile_id": person,
+        })  # fmt: skip
+        assert seen.status_code == 200, seen.text
+        patched = client.patch(f"/v1/profiles/{person}", headers=admin, json={
+            "attributes": {"first_name": "Alex"}, "consents": {"personalisation": consent},
+        })  # fmt: skip
+        assert patched.status_code == 200, patched.text
+    greeted = _say(client, "s-yes", "Hi there", profile_id="p-chat-yes", context=english)
+    assert greeted["reply"]["text"].startswith("Hi Alex!")
+    anonymous = _say(client, "s-no", "Hi there", profile_id="p-chat-no", context=english)
+    assert anonymous["reply"]["text"].startswith("Hi!")
+    assert "Alex" not in anonymous["reply"]["text"]

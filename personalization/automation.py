@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta
 
 from personalization.clock import Clock, system_clock
@@ -79,6 +79,10 @@ class Automation:
 
     >>> automation = Automation(planner, scheduler, clock=clock)
     >>> profiles.add_listener(automation)
+
+    ``programmes_source``, when given, is asked for the current programmes at most every
+    ``refresh_every`` (``None``: keep the ones in use), so that a replacement made through another
+    process reaches this one.
     """
 
     def __init__(
@@ -89,12 +93,17 @@ class Automation:
         clock: Clock = system_clock,
         attribution_window: timedelta = timedelta(days=7),
         send_dates_at: time = time(10, 0),
+        programmes_source: Callable[[], Awaitable[ProgrammeSet | None]] | None = None,
+        refresh_every: timedelta = timedelta(seconds=30),
     ) -> None:
         self.planner = planner
         self.scheduler = scheduler
         self.clock = clock
         self.attribution_window = attribution_window
         self.send_dates_at = send_dates_at
+        self.programmes_source = programmes_source
+        self.refresh_every = refresh_every
+        self._refreshed_at: datetime | None = None
         self._relevant_types: frozenset[str] = frozenset()
         self._relevant_for: ProgrammeSet | None = None
 
@@ -110,14 +119,26 @@ class Automation:
     async def on_events(
         self, profile: Profile, events: Sequence[Event], transitions: Sequence[Transition]
     ) -> None:
+        now = self.clock()
+        await self._refresh(now)
         if events and not transitions and not any(e.type in self._relevant() for e in events):
             return  # page views, searches, chat: nothing to start, stop or re-check
-        now = self.clock()
         person = person_of(profile)
         records = await self.scheduler.actions(profile.profile_id)
         records = await self._outcomes(person, records, events, now)
         records = await self._suppress(person, records, events, now)
         await self._trigger(person, records, events, transitions, now)
+
+    async def _refresh(self, now: datetime) -> None:
+        """Pick up programmes another process replaced (at most every ``refresh_every``)."""
+        if self.programmes_source is None:
+            return
+        if self._refreshed_at is not None and now - self._refreshed_at < self.refresh_every:
+            return
+        self._refreshed_at = now
+        fresh = await self.programmes_source()
+        if fresh is not None and fresh != self.programmes:
+            self.replace(fresh)
 
     def _relevant(self) -> frozenset[str]:
         """Event types that can start, stop or re-qualify a step under the current programmes."""

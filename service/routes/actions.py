@@ -6,8 +6,8 @@
   ``Content-Type: application/yaml``); invalid documents are refused with 422 naming each problem;
 - ``POST /v1/programmes/import``: the same from an uploaded YAML file.
 
-Programmes are kept in the process (and, with Redis, under ``<prefix>:programmes`` so that every
-app worker and ``kairos worker`` reads the same set at start and on each ``GET``).
+Programmes are kept in the process and, with Redis, under ``<prefix>:programmes``: every app
+process reads that set at start, on ``GET`` and at most every 30 seconds while events arrive.
 :func:`start` builds the planner, scheduler and automation listener in the lifespan.
 """
 
@@ -83,7 +83,11 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
     store = state["store"]
     planner = build_planner(settings, state)
     scheduler = build_scheduler(store, lease=timedelta(seconds=settings.action_lease_seconds))
-    automation = Automation(planner, scheduler, clock=system_clock)
+    async def programmes_source() -> ProgrammeSet | None:
+        return await _stored_programmes(scheduler)
+
+    automation = Automation(planner, scheduler, clock=system_clock,
+                            programmes_source=programmes_source)
     stored = await _stored_programmes(scheduler)
     if stored is not None:
         automation.replace(stored)

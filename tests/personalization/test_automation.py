@@ -19,7 +19,7 @@ from personalization.events import parse_event
 from personalization.memory_store import MemoryStore
 from personalization.next_action import NextActionPlanner, QuietHours
 from personalization.profile_service import ProfileService
-from personalization.programmes import load_programmes
+from personalization.programmes import ProgrammeSet, load_programmes, loads_programmes
 from personalization.scheduler import ActionRecord, MemoryScheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -341,3 +341,29 @@ async def test_cancelled_steps_give_their_place_under_the_cap_back() -> None:
     await world.event("add_to_cart", product_id="b", price=10.0)  # restarts: old run cancelled
     assert [r.status for r in await world.actions(programme="cart_abandonment")] == [
         "cancelled", "pending", "cancelled", "pending"]
+
+
+async def test_programmes_replaced_elsewhere_are_picked_up_after_the_refresh_interval() -> None:
+    world = World()
+    shared = {"programmes": world.planner.programmes}
+
+    async def source() -> ProgrammeSet | None:
+        return shared["programmes"]
+
+    world.automation.programmes_source = source
+    world.automation.refresh_every = timedelta(seconds=30)
+    await world.customer()
+    shared["programmes"] = loads_programmes("""
+programmes:
+  - id: cart_nudge
+    name: Cart nudge
+    trigger: {event: add_to_cart}
+    action: {id: nudge, type: cart_reminder, channels: [email], delay: 2h}
+""")
+    await world.event("add_to_cart", product_id="a", price=5.0)  # within 30 s: old programmes
+    world.clock.advance(seconds=31)
+    await world.event("add_to_cart", product_id="b", price=5.0)  # refreshed: the new one
+    started = [(r.programme, r.step) for r in await world.actions(status="pending")
+               if r.programme in ("cart_abandonment", "cart_nudge")]
+    assert started == [("cart_abandonment", "reminder"), ("cart_nudge", "nudge"),
+                       ("cart_abandonment", "incentive")]

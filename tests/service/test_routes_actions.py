@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -138,3 +139,41 @@ def test_import_a_yaml_file(client: TestClient, defaults: None) -> None:
                          files={"file": ("programmes.yml", text, "application/yaml")})
     assert answer.status_code == 200
     assert "birthday_v2" in answer.json()["programmes"]
+
+
+def test_the_app_publishes_due_steps_itself_without_redis() -> None:
+    values: dict[str, Any] = {"site_key": "site-test", "admin_key": "admin-test",
+                              "log_json": False, "intent_encoder": "hashing",
+                              "content_dir": None, "worker_poll_seconds": 0.02}
+    with TestClient(create_app(Settings(**values))) as client:
+        who = f"ida-{uuid.uuid4().hex[:8]}"
+        send(client, who, {"type": "consent_update", "properties": {"consents": {"email": True}}},
+             {"type": "account_created"})
+        for _ in range(200):
+            past = client.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["past"]
+            if past:
+                break
+            time.sleep(0.02)
+        assert [(a["step"], a["status"]) for a in past] == [("welcome", "sent")]
+        assert past[0]["published_at"] is not None
+
+
+def test_programmes_replaced_through_one_app_reach_another(redis_url: str) -> None:
+    prefix = f"kt{uuid.uuid4().hex[:10]}"
+    config = Settings(site_key="site-test", admin_key="admin-test", log_json=False,
+                      intent_encoder="hashing", content_dir=None, redis_url=redis_url,
+                      redis_prefix=prefix)
+    try:
+        with TestClient(create_app(config)) as one, TestClient(create_app(config)) as other:
+            assert one.put("/v1/programmes", json=CART_ONLY, headers=ADMIN).status_code == 200
+            who = f"leo-{uuid.uuid4().hex[:8]}"
+            send(other, who,
+                 {"type": "consent_update", "properties": {"consents": {"email": True}}},
+                 {"type": "add_to_cart", "properties": {"product_id": "p1", "price": 5}})
+            pending = other.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["pending"]
+            assert [a["programme"] for a in pending] == ["cart_nudge"]
+    finally:
+        conn = redis.Redis.from_url(redis_url)
+        for key in conn.scan_iter(match=f"{prefix}:*"):
+            conn.delete(key)
+        conn.close()

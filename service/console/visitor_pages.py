@@ -20,9 +20,11 @@ from pydantic import ValidationError
 from content_pool.models import ContentItem
 from personalization.decider import Decider
 from personalization.decisions import Decision, DecisionRequest
+from personalization.next_action import Person
 from personalization.ranking import LIFECYCLE_STAGES
 from service.console.preview import PREVIEW_PROFILE_ID, preview_decider, stated_profile
 from service.console.web import CsrfDep, SessionDep, page
+from service.routes.chat import get_planner
 
 router = APIRouter(prefix="/console/visitor", include_in_schema=False)
 
@@ -98,10 +100,9 @@ def visitor_request(form: dict[str, Any]) -> tuple[DecisionRequest, bool]:
 def _next_action(request: Request, decision: Decision, lifecycle: str) -> Any:
     if decision.next_action is not None:
         return decision.next_action
-    planner = getattr(request.state, "next_action_planner", None)
-    if planner is None or decision.phase is None and decision.moment is None:
+    if decision.phase is None and decision.moment is None:
         return None
-    from personalization.next_action import Person
+    planner = get_planner(request)
 
     unknown = SimpleNamespace(name="unknown", confidence=0.0)
     prediction = SimpleNamespace(

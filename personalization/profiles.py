@@ -19,8 +19,9 @@ and order-independent where it matters (affinities, consent, purchases), so repl
 give the same profile. Everything it keeps is bounded.
 
 Stored form: :func:`to_document` writes a compact JSON document (short keys, epoch seconds,
-rounded floats, defaults left out) and :func:`from_document` reads it back; the long names are
-what the API and the code see. The target is at most 2 KB per profile in Redis.
+rounded floats, defaults left out, the small records of bounded lists as arrays) and
+:func:`from_document` reads it back; the long names are what the API and the code see. The
+target is at most 2 KB per profile in Redis.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personalization import affinity
 from personalization.affinity import AffinityPolicy
@@ -61,6 +62,20 @@ class _Doc(BaseModel):
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, extra="ignore")
 
 
+class _Row(_Doc):
+    """A small record of a bounded list, stored as a JSON array of its values in field order.
+
+    New fields go at the end, with a default, so that older stored rows still read.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            return dict(zip(cls.model_fields, data, strict=False))
+        return data
+
+
 class KnownAttributes(_Doc):
     first_name: str | None = Field(None, validation_alias="fn")
     language: str | None = Field(None, validation_alias="la")
@@ -71,7 +86,7 @@ class KnownAttributes(_Doc):
     channel_preferences: list[Channel] = Field(default_factory=list, validation_alias="ch")
 
 
-class InferredAttribute(_Doc):
+class InferredAttribute(_Row):
     """A value guessed from behaviour, not given by the person."""
 
     value: str = Field(validation_alias="v")
@@ -113,7 +128,7 @@ class Rfm(_Doc):
         return max(0.0, (now - self.last_order_at) / timedelta(days=1))
 
 
-class Transition(_Doc):
+class Transition(_Row):
     """A change of lifecycle stage."""
 
     from_stage: Stage = Field(validation_alias="f")
@@ -128,7 +143,7 @@ class Lifecycle(_Doc):
     history: list[Transition] = Field(default_factory=list, validation_alias="h")
 
 
-class CartItem(_Doc):
+class CartItem(_Row):
     product_id: str = Field(validation_alias="p")
     quantity: int = Field(1, validation_alias="q")
     price: float = Field(0.0, validation_alias="pr")
@@ -154,7 +169,7 @@ class Cart(_Doc):
         return bool(self.items) and self.updated_at is not None and now - self.updated_at >= after
 
 
-class Consent(_Doc):
+class Consent(_Row):
     granted: bool = Field(validation_alias="g")
     at: datetime = Field(validation_alias="at")
     source: str = Field(validation_alias="s")
@@ -167,7 +182,7 @@ class LastSituation(_Doc):
     )
 
 
-class IntentMark(_Doc):
+class IntentMark(_Row):
     intent: str = Field(validation_alias="i")
     phase: str = Field("unknown", validation_alias="p")
     moment: str = Field("unknown", validation_alias="m")
@@ -272,6 +287,13 @@ def _fields(cls: type[BaseModel]) -> list[tuple[str, str, Any]]:
 
 
 def _pack(value: Any) -> Any:
+    if isinstance(value, _Row):
+        fields = _fields(type(value))
+        row = [_pack(getattr(value, name)) for name, _, _ in fields]
+        while row and fields[len(row) - 1][2] is not _MISSING and row[-1] == _pack(
+                fields[len(row) - 1][2]):
+            row.pop()  # trailing defaults
+        return row
     if isinstance(value, BaseModel):
         out: dict[str, Any] = {}
         for name, key, default in _fields(type(value)):

@@ -66,6 +66,7 @@ def test_cart_follows_adds_removes_and_is_emptied_by_the_purchase() -> None:
     profile = _apply([add("p1", 10), add("p1", 10, 2), add("p2", 5)])
     assert [(i.product_id, i.quantity) for i in profile.cart.items] == [("p1", 3), ("p2", 1)]
     assert profile.cart.value == 35
+    assert from_document(to_document(profile)).cart == profile.cart
     later = T0 + timedelta(hours=5)
     profile = _apply([make_event("remove_from_cart", properties={"product_id": "p1"},
                                  timestamp=later.isoformat())], profile, days=1)

@@ -63,7 +63,7 @@ Label = Annotated[
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[float, Field(ge=0, le=1e9)]
-Scalar = str | int | float | bool
+Scalar = str | bool | int | float
 Phase = Literal["explore", "consider", "purchase", "use", "churn", "unknown"]
 Moment = Literal["know", "go", "do", "buy", "service", "problem", "unknown"]
 
@@ -209,8 +209,7 @@ class _EventBase(_Model):
     anonymous_id: ProfileId | None = None
     session_id: Annotated[str, StringConstraints(max_length=128)] | None = None
     timestamp: AwareDatetime | None = None
-    situation: dict[Annotated[str, StringConstraints(max_length=32)],
-                    Annotated[Scalar, Field(union_mode="left_to_right")]] | None = Field(
+    situation: dict[Annotated[str, StringConstraints(max_length=32)], Scalar] | None = Field(
         default=None, max_length=16
     )
     intent: IntentSignal | None = None

@@ -66,3 +66,11 @@ def test_stored_document_reads_back_as_the_same_event() -> None:
         "properties": {"product_id": "p1", "quantity": 2, "price": 9.5},
     })
     assert parse_event(event_document(event)) == event
+
+
+def test_situation_values_keep_their_type() -> None:
+    situation = {"returning": True, "hour": 9, "score": 0.5, "device": "app"}
+    event = parse_event({"event_id": "e", "type": "login", "profile_id": "u",
+                         "situation": situation})
+    assert event.situation == situation
+    assert isinstance(event.situation["returning"], bool)

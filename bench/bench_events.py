@@ -10,7 +10,10 @@ answers, else a ``redis-server`` started here) under a fresh key prefix, then dr
 ``--concurrency`` tasks sends its next request when the previous one was answered):
 
 - single events, spread over 5,000 profiles;
-- batches of 100 events, each over 20 profiles (5 events each).
+- batches of 100 events, each over 20 profiles (5 events each);
+
+and, for comparison, ``ProfileService.ingest`` in this process on the same Redis (batches of 100,
+no HTTP, no listeners), with the CPU time it took per event.
 
 Only 200 answers whose ``accepted`` count matches what was sent are counted. Afterwards 20 fresh
 profiles receive 100 events each (a mix of views, searches, carts, purchases, clicks, chat and
@@ -183,6 +186,27 @@ async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]
     }
 
 
+async def in_process(redis_url: str, prefix: str, seconds: float) -> dict[str, float]:
+    """``ProfileService.ingest`` on Redis in this process, no HTTP and no listeners (one core)."""
+    from personalization.events import parse_events
+    from personalization.profile_service import ProfileService
+    from personalization.redis_store import RedisStore, connect
+
+    store = RedisStore(connect(redis_url), prefix=prefix)
+    service = ProfileService(store)
+    rng = random.Random(5)
+    events = 0
+    began = time.perf_counter()
+    cpu = time.process_time()
+    while time.perf_counter() - began < seconds:
+        people = [f"inproc-{rng.randrange(5000)}" for _ in range(20)]
+        good, _ = parse_events([make_event(rng, people[i % 20]) for i in range(100)])
+        events += len((await service.ingest(good)).accepted)
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    await store.close()
+    return {"events_per_s": events / elapsed, "cpu_us_per_event": cpu / events * 1e6}
+
+
 def single_body(rng: random.Random) -> tuple[bytes, int]:
     return orjson.dumps(make_event(rng, f"bench-{rng.randrange(5000)}")), 1
 
@@ -263,6 +287,7 @@ def main() -> None:
                 ids = asyncio.run(fill_profiles(base, prefix, count=20, per_profile=100))
                 figures["memory"] = memory_usage(redis_url, prefix, ids)
                 figures["load_average_after"] = os.getloadavg()[0]
+            figures["in_process"] = asyncio.run(in_process(redis_url, prefix, args.seconds / 2))
         finally:
             drop_prefix(redis_url, prefix)
 
@@ -277,6 +302,10 @@ def main() -> None:
         table.add_row(label, f"{f['events_per_s']:,.0f}", f"{f['requests_per_s']:,.0f}",
                       f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", str(f["failed_requests"]))
     console.print(table)
+    f = figures["in_process"]
+    console.print(f"In process (ProfileService.ingest on Redis, batches of 100, no HTTP, no "
+                  f"listeners, one core): {f['events_per_s']:,.0f} events/s, "
+                  f"{f['cpu_us_per_event']:.0f} µs CPU per event (incl. event generation)")
     memory = Table(title="Redis memory per profile after 100 events (MEMORY USAGE)")
     memory.add_column("key")
     memory.add_column("bytes", justify="right")

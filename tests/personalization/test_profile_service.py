@@ -192,3 +192,16 @@ async def test_fifty_concurrent_writers_lose_no_update(backend: Backend) -> None
     assert profile.rfm.revenue == pytest.approx(sum(2 * n + 1 for n in range(50)))
     assert profile.affinities.scores["x"] == pytest.approx(100 * 1.0, abs=0.1)
     assert profile.affinities.scores["boots"] == pytest.approx(100 * 8.0, abs=0.5)
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_inactive_profiles_expire(backend: Backend) -> None:
+    clock = FrozenClock(T0)
+    service = make_service(backend, clock, clock=clock, profile_ttl=timedelta(days=30))
+    await service.ingest([make_event("login")])
+    clock.advance(days=29)
+    await service.ingest([make_event("page_view")])  # activity extends the profile's life
+    clock.advance(days=29)
+    assert await service.find("u1") is not None
+    clock.advance(days=2)
+    assert await service.find("u1") is None

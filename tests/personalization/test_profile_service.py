@@ -14,9 +14,10 @@ from personalization.consent import profile_for_decision
 from personalization.errors import ProfileNotFound
 from personalization.events import AttributesUpdate, Event, Purpose
 from personalization.lifecycle import Stage
+from personalization.profile_service import ProfileService
 from personalization.profiles import Profile, Transition
 from tests.conftest import Backend
-from tests.factories import keys_mentioning
+from tests.factories import keys_mentioning, make_store
 from tests.personalization.profile_factories import T0, make_event, make_service, purchase
 
 
@@ -197,7 +198,8 @@ async def test_fifty_concurrent_writers_lose_no_update(backend: Backend) -> None
 @pytest.mark.parametrize("backend", ["memory"], indirect=True)
 async def test_inactive_profiles_expire(backend: Backend) -> None:
     clock = FrozenClock(T0)
-    service = make_service(backend, clock, clock=clock, profile_ttl=timedelta(days=30))
+    service = ProfileService(make_store(backend, clock=clock, profile_ttl=timedelta(days=30)),
+                             clock=clock)
     await service.ingest([make_event("login")])
     clock.advance(days=29)
     await service.ingest([make_event("page_view")])  # activity extends the profile's life

@@ -155,8 +155,8 @@ async def test_patch_corrects_attributes_of_existing_profiles_only(backend: Back
 
 
 async def test_export_then_erasure_leaves_nothing(backend: Backend) -> None:
-    service = make_service(backend)
-    store = service.store
+    store = make_store(backend)
+    service = ProfileService(store, clock=FrozenClock(T0))
     await service.ingest([make_event("login", "ana@example.org"), purchase("ana@example.org")])
     await store.put_record("ana@example.org", "actions", "a1", {"type": "welcome"},
                            ttl=timedelta(days=1))

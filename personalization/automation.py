@@ -332,7 +332,8 @@ class Automation:
             if child.when not in ("sent", "ignored"):
                 continue
             relation = "without reaction to" if child.when == "ignored" else "after"
-            why = [f"{format_duration(child.delay)} {relation} {step.id}"]
+            wait = format_duration(child.delay) if child.delay else "right"
+            why = [f"{wait} {relation} {step.id}"]
             planned_child = await self._plan(person, programme, child,
                                              record.send_at + child.delay, record.run_id,
                                              record, why, now)

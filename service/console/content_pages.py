@@ -317,7 +317,7 @@ async def _save(request: Request, item_id: str | None) -> Response:
     draft, errors = check_draft(renderer, data)
     if draft is not None:
         try:
-            await _store(request).put(draft, expected_version=expected)
+            saved = await _store(request).put(draft, expected_version=expected)
         except VersionConflict as exc:
             errors = [FieldError("", str(exc))]
         except InvalidContent as exc:
@@ -325,7 +325,7 @@ async def _save(request: Request, item_id: str | None) -> Response:
         else:
             pool: ContentPool | None = getattr(request.state, "content_pool", None)
             if pool is not None:
-                await pool.refresh()
+                pool.apply(saved)  # this process's decisions see the edit at once
             return RedirectResponse(f"/console/content/{draft.id}?saved=1", status_code=303)
     item = await _current(request, item_id)
     return page(request, "content_edit.html", {

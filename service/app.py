@@ -102,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield state
         finally:
+            from service.routes import actions as action_routes
+
+            await action_routes.stop(state)  # the in-app worker finishes its batch first
             await store.close()
 
     app = FastAPI(

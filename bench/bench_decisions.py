@@ -28,6 +28,7 @@ of the simulated clicks from the comparison; the clicks that feed learning are s
 Usage::
 
     .venv/bin/python -m bench.bench_decisions --decisions 20000 --seed 7
+    .venv/bin/python -m bench.bench_decisions --latency [--redis-url redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -429,6 +430,135 @@ def plot(curves: dict[str, np.ndarray], path: Path) -> None:
     plt.close(fig)
 
 
+# -- latency -------------------------------------------------------------------------------------
+
+
+async def _latency_case(pool_size: int, placements: int, backend: str, redis_url: str,
+                        n: int, progress: Progress) -> dict[str, float]:  # fmt: skip
+    """Median and p99 of ``Decider.decide`` (two slots, a consented profile, text half the time)."""
+    import time
+    import uuid
+
+    from intent.encoder import HashingEncoder
+    from personalization.decider import ConsentedProfiles
+    from personalization.events import parse_event
+    from personalization.profile_service import ProfileService
+    from personalization.redis_store import RedisStore, connect
+
+    slots = [f"s{j}" for j in range(max(1, placements // 2))]
+    content = MemoryContentStore()
+    rng = np.random.default_rng(0)
+    for i in range(pool_size):
+        phase = PHASES[i % len(PHASES)]
+        await content.put(
+            ContentDraft.model_validate(
+                {
+                    "id": f"item-{i}",
+                    "title": f"{CATEGORIES[i % len(CATEGORIES)]} {phase} offer {i}",
+                    "slot": slots[(i // 2) % len(slots)],
+                    "channel": "web",
+                    "language": LANGUAGES[i % 2],
+                    "template": "<h2>{{ item.title }}</h2>{% if first_name %}<p>Hallo "
+                    "{{ first_name }}</p>{% endif %}",
+                    "targeting": {
+                        "phases": [phase],
+                        "moments": [PHASE_MOMENTS[phase][i % 2]],
+                        "categories": [CATEGORIES[i % len(CATEGORIES)]],
+                    },
+                    "priority": int(rng.integers(0, 100)),
+                    "status": "live",
+                }
+            ),
+            expected_version=0,
+        )
+    pool = ContentPool(content)
+    await pool.refresh()
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    store: MemoryStore | RedisStore = (
+        MemoryStore(max_decisions=n + 1000)
+        if backend == "memory"
+        else RedisStore(connect(redis_url), prefix=prefix)
+    )
+    profiles = ProfileService(store)
+    for k in range(50):
+        await profiles.ingest([
+            parse_event({"type": "profile_update", "event_id": f"a{k}", "profile_id": f"p{k}",
+                         "properties": {"first_name": "Alex"}}),
+            parse_event({"type": "page_view", "event_id": f"b{k}", "profile_id": f"p{k}",
+                         "properties": {"category": CATEGORIES[k % len(CATEGORIES)]}}),
+            parse_event({"type": "consent_update", "event_id": f"c{k}", "profile_id": f"p{k}",
+                         "properties": {"consents": {"personalisation": True}}}),
+        ])  # fmt: skip
+    decider = Decider(
+        pool,
+        store,
+        renderer=Renderer(),
+        policy=make_policy("thompson", create_rng(0)),
+        features=FeatureIndex(HashingEncoder(dim=512)),
+        situation_reader=SituationReader(),
+        profiles=ConsentedProfiles(profiles),
+        holdout=Holdout(0.1),
+    )
+    decider.warm(datetime.now(UTC))
+    task = progress.add_task(f"latency {backend} {pool_size}/{placements}", total=n + 200)
+    timings = []
+    try:
+        for t in range(n + 200):
+            request = DecisionRequest(
+                session_id=f"s{t}",
+                profile_id=f"p{t % 50}" if t % 3 else None,
+                slots=slots[:2],
+                context={"user_agent": UA["mobile" if t % 2 else "desktop"],
+                         "accept_language": "de-DE" if t % 4 else "en-US"},
+                text="wasserdichte wanderschuhe" if t % 2 else None,
+            )  # fmt: skip
+            start = time.perf_counter()
+            await decider.decide(request, datetime.now(UTC))
+            if t >= 200:
+                timings.append((time.perf_counter() - start) * 1000)
+            progress.advance(task)
+    finally:
+        if isinstance(store, RedisStore):
+            keys = [k async for k in store.redis.scan_iter(match=f"{prefix}:*", count=1000)]
+            for start_at in range(0, len(keys), 500):
+                await store.redis.delete(*keys[start_at : start_at + 500])
+        await store.close()
+    values = np.asarray(timings)
+    return {
+        "median_ms": round(float(np.median(values)), 3),
+        "p99_ms": round(float(np.percentile(values, 99)), 3),
+        "items_per_placement": pool_size // placements,
+    }
+
+
+def latency(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description="Decide latency in-process")
+    parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    cases = [(50, 10), (5000, 10), (5000, 1000)]
+    results: dict[str, Any] = {}
+    table = Table(title="Decider.decide in-process: 2 slots, text half the time, 2/3 profiles")
+    for column in ("store", "pool", "placements", "items/placement", "median ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    with Progress(console=console) as progress:
+        for backend in ("memory", "redis"):
+            for size, placements in cases:
+                figures = asyncio.run(
+                    _latency_case(size, placements, backend, args.redis_url, args.n, progress)
+                )
+                results[f"{backend}/{size}/{placements}"] = figures
+                table.add_row(backend, str(size), str(placements),
+                              str(figures["items_per_placement"]), f"{figures['median_ms']:.2f}",
+                              f"{figures['p99_ms']:.2f}")  # fmt: skip
+    console.print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "decide_latency.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--decisions", type=int, default=20_000)
@@ -501,4 +631,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--latency" in sys.argv:
+        latency()
+    else:
+        main()

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from content_pool.errors import ContentRenderError
-from content_pool.models import HTML_CHANNELS, Channel, ContentItem
+from content_pool.models import CHANNELS, HTML_CHANNELS, Channel, ContentItem
 from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from personalization import consent
@@ -140,9 +140,12 @@ class DeciderOptions:
     stats_namespace: str = "stats"
     pool_refresh: timedelta | None = None
     """Reload the pool from the content store when the snapshot is older (every worker)."""
+    shortlist: int = 50
+    """How many of a slot's eligible items, best fit first, the policy chooses among."""
 
     def __post_init__(self) -> None:
         assert 0.0 <= self.min_intent_confidence <= 1.0, "min_intent_confidence lies in [0, 1]"
+        assert self.shortlist >= 1, "shortlist must be at least 1"
 
 
 def _new_id() -> str:
@@ -376,9 +379,8 @@ class Decider:
 
     def _candidates(self, slot: str, channel: Channel | None, language: str, now: datetime
                     ) -> tuple[Sequence[ContentItem], ItemFeatures]:  # fmt: skip
-        channels: Sequence[Channel] = (
-            (channel,) if channel else _channels_of(self.pool, slot, language)
-        )
+        # One dict lookup per channel, whatever the size of the pool.
+        channels: Sequence[Channel] = (channel,) if channel else CHANNELS
         buckets = [self.pool.eligible(slot, c, language, now) for c in channels]
         buckets = [b for b in buckets if b]
         if len(buckets) == 1:
@@ -402,11 +404,11 @@ class Decider:
         confidences: tuple[float, float],
     ) -> tuple[list[tuple[ScoredItem, ContentItem, float]], list[dict[str, Any]], bool]:
         count = request.items_per_slot
-        candidates, features = self._candidates(slot, request.channel, context.language, now)
-        eligible, _ = self.eligibility.filter(
-            candidates, context, now=now, caps=caps, used=used, audience=audience
+        _, features = self._candidates(slot, request.channel, context.language, now)
+        eligible = self.eligibility.mask(
+            features, context, now=now, caps=caps, used=used, audience=audience
         )
-        if control or not eligible:
+        if control or not eligible.any():
             reason = (
                 "control group: the slot's default"
                 if control
@@ -429,16 +431,21 @@ class Decider:
             return defaults_placed, record, True
 
         ok = True
-        keep = {item.id for item in eligible}
-        rows = np.asarray([i for i, item in enumerate(candidates) if item.id in keep], dtype=int)
-        subset = features.take(rows)
-        terms = self.ranker.terms(
-            subset, context, text_vector=text_vector,
+        all_terms = self.ranker.terms(
+            features, context, text_vector=text_vector,
             phase_confidence=confidences[0], moment_confidence=confidences[1],
         )  # fmt: skip
-        fit = self.ranker.fit(terms)
+        all_fit = self.ranker.fit(all_terms)
+        rows = np.flatnonzero(eligible)
+        shortlist = self.options.shortlist
+        if len(rows) > shortlist:
+            # Only the best-fitting items compete for the policy: their statistics are one
+            # bounded read, whatever the size of the placement.
+            rows = rows[np.argpartition(-all_fit[rows], shortlist - 1)[:shortlist]]
+        terms, fit = all_terms[rows], all_fit[rows]
         prior = self.ranker.weights.prior_ctr(fit)
-        ids = [item.id for item in subset.items]
+        items = [features.items[int(r)] for r in rows]
+        ids = [item.id for item in items]
         try:
             stats = await self.bandit.load(ids, bandit_context)
         except (PersonalizationError, OSError):
@@ -449,7 +456,7 @@ class Decider:
         for j in choice.order:
             if len(placed) == count:
                 break
-            item = subset.items[j]
+            item = items[j]
             rendered = self._render(item, context)
             if rendered is None:
                 ok = False
@@ -590,14 +597,6 @@ class Decider:
 
 async def _none() -> None:
     return None
-
-
-def _channels_of(pool: ContentPool, slot: str, language: str) -> tuple[Channel, ...]:
-    return tuple(
-        channel  # type: ignore[misc]
-        for b_slot, channel, b_language in pool.placements()
-        if b_slot == slot and b_language == language
-    )
 
 
 def _scored(

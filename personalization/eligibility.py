@@ -23,9 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
 from personalization.decisions import DecisionContext
+from personalization.ranking import ItemFeatures
 
 CAPS_PART = "caps"
 CAPS_TTL = timedelta(days=8)
@@ -86,6 +89,34 @@ class Eligibility:
             else:
                 excluded.append(Exclusion(item.id, rule))
         return kept, excluded
+
+    def mask(
+        self,
+        features: ItemFeatures,
+        context: DecisionContext,
+        *,
+        now: datetime,
+        caps: Mapping[str, float] | None = None,
+        used: Sequence[str] | set[str] = (),
+        audience: Mapping[str, object] | None = None,
+    ) -> np.ndarray:
+        """Which rows of a pool bucket's features are eligible, as a boolean array.
+
+        The fast path of :meth:`filter` for the items :meth:`ContentPool.eligible` returned
+        (already live, valid now and of the placement): only items with a request-dependent
+        rule (``features.checked``) and items already on the page are looked at one by one.
+        """
+        keep = np.ones(len(features.items), dtype=bool)
+        for item_id in used:
+            row = features.row_of.get(item_id)
+            if row is not None:
+                keep[row] = False
+        audience_context = audience if audience is not None else context.audience_context()
+        for index in np.flatnonzero(features.checked & keep):
+            item = features.items[int(index)]
+            if self._violated(item, context, now, caps or {}, used, audience_context):
+                keep[index] = False
+        return keep
 
     def _violated(
         self,

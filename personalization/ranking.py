@@ -117,7 +117,11 @@ def _mask(values: Sequence[str], vocabulary: Sequence[str]) -> tuple[np.ndarray,
 
 @dataclass(frozen=True, slots=True)
 class ItemFeatures:
-    """The precomputed features of a sequence of items (rows align with ``items``)."""
+    """The precomputed features of a sequence of items (rows align with ``items``).
+
+    ``checked`` marks items with a rule that depends on the request (an audience condition or
+    a frequency cap): only those need a look each time (:meth:`Eligibility.mask`).
+    """
 
     items: tuple[ContentItem, ...]
     embeddings: np.ndarray | None  # (k, dim), L2-normalised
@@ -128,11 +132,16 @@ class ItemFeatures:
     stages: np.ndarray  # (k, 7) bool
     stage_open: np.ndarray
     priority: np.ndarray  # (k,) in [0, 1]
+    categories: np.ndarray  # (k, len(category_names)) bool
+    category_names: tuple[str, ...]
+    checked: np.ndarray  # (k,) bool
+    row_of: Mapping[str, int]
 
     def take(self, rows: np.ndarray) -> ItemFeatures:
         """The features of a subset of rows, in the given order."""
+        items = tuple(self.items[i] for i in rows)
         return ItemFeatures(
-            items=tuple(self.items[i] for i in rows),
+            items=items,
             embeddings=None if self.embeddings is None else self.embeddings[rows],
             phases=self.phases[rows],
             phase_open=self.phase_open[rows],
@@ -141,6 +150,10 @@ class ItemFeatures:
             stages=self.stages[rows],
             stage_open=self.stage_open[rows],
             priority=self.priority[rows],
+            categories=self.categories[rows],
+            category_names=self.category_names,
+            checked=self.checked[rows],
+            row_of={item.id: i for i, item in enumerate(items)},
         )
 
 
@@ -153,7 +166,7 @@ class FeatureIndex:
     whole pool at once (at start and after a refresh).
     """
 
-    def __init__(self, encoder: Encoder | None, *, max_buckets: int = 512) -> None:
+    def __init__(self, encoder: Encoder | None, *, max_buckets: int = 4096) -> None:
         self.encoder = encoder
         self.max_buckets = max_buckets
         self._vectors: dict[tuple[str, int], np.ndarray] = {}
@@ -202,6 +215,21 @@ class FeatureIndex:
         embeddings = None
         if self.encoder is not None and k:
             embeddings = np.stack([self._vectors[(item.id, item.version)] for item in items])
+        names = tuple(sorted({c for item in items for c in item.targeting.categories}))
+        column = {name: j for j, name in enumerate(names)}
+        categories = np.zeros((k, len(names)), dtype=bool)
+        for i, item in enumerate(items):
+            for name in item.targeting.categories:
+                categories[i, column[name]] = True
+        checked = np.asarray(
+            [
+                bool(item.targeting.audience)
+                or item.frequency_cap.per_day is not None
+                or item.frequency_cap.per_week is not None
+                for item in items
+            ],
+            dtype=bool,
+        )
         return ItemFeatures(
             items=tuple(items),
             embeddings=embeddings,
@@ -212,6 +240,10 @@ class FeatureIndex:
             stages=stages,
             stage_open=stage_open,
             priority=np.asarray([item.priority / 100.0 for item in items], dtype=np.float64),
+            categories=categories,
+            category_names=names,
+            checked=checked.reshape(k),
+            row_of={item.id: i for i, item in enumerate(items)},
         )
 
 
@@ -259,14 +291,11 @@ class Ranker:
         if text_vector is not None and features.embeddings is not None:
             out[:, 2] = np.clip(features.embeddings @ text_vector, 0.0, 1.0)
         profile = context.profile
-        if profile is not None and profile.affinities:
-            out[:, 3] = [
-                max(
-                    (profile.affinities.get(c, 0.0) for c in item.targeting.categories), default=0.0
-                )
-                for item in features.items
-            ]
-            np.clip(out[:, 3], 0.0, 1.0, out=out[:, 3])
+        if profile is not None and profile.affinities and features.category_names:
+            weights = np.asarray(
+                [profile.affinities.get(name, 0.0) for name in features.category_names]
+            )
+            out[:, 3] = np.clip((features.categories * weights).max(axis=1), 0.0, 1.0)
         out[:, 4] = _targeting_term(
             features.stages, features.stage_open, LIFECYCLE_STAGES, context.lifecycle, 1.0
         )

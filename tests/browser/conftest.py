@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from intent.encoder import HashingEncoder
+from intent.service import IntentService
+from service.app import create_app
+from service.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+MODEL_CACHE = ROOT / ".cache" / "intent-models-hashing"
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -53,51 +62,55 @@ def free_port() -> int:
         return port
 
 
+def _with_intents(app: FastAPI, service: IntentService) -> FastAPI:
+    """Make sure the lifespan state holds the intent service (the app may build its own)."""
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with original(app) as state:
+            state.setdefault("intent_service", service)
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
 @pytest.fixture(scope="session")
-def kairos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``kairos serve`` as a subprocess: in-process store, no holdout, the hashing encoder."""
+def kairos_server() -> Iterator[Server]:
+    """A real Kairos over HTTP (uvicorn in a thread): in-process store, no holdout, the intent
+    model with the hashing encoder (trained once per machine into the git-ignored cache)."""
     port = free_port()
-    home = tmp_path_factory.mktemp("kairos-server")
-    env = {
-        **os.environ,
-        "KAIROS_SITE_KEY": "site-browser-test",
-        "KAIROS_ADMIN_KEY": "admin-browser-test",
-        "KAIROS_SESSION_SECRET": "browser-test-secret",
-        "KAIROS_HOLDOUT_SHARE": "0",
-        "KAIROS_INTENT_ENCODER": "hashing",
-        # The hashing model trained once per machine (shared with tests/service), not per run.
-        "KAIROS_INTENT_MODEL_DIR": str(Path(__file__).resolve().parents[2] / ".cache"
-                                       / "intent-models-hashing"),
-        "KAIROS_LOG_LEVEL": "WARNING",
-    }
-    env.pop("KAIROS_REDIS_URL", None)
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
+    settings = Settings(
+        site_key="site-browser-test", admin_key="admin-browser-test",
+        session_secret="browser-test-secret", holdout_share=0, intent_encoder="hashing",
+        intent_model_dir=MODEL_CACHE, log_level="WARNING", log_json=False,
     )  # fmt: skip
+    intents = IntentService.load_or_train(encoder=HashingEncoder(), model_dir=MODEL_CACHE)
+    app = _with_intents(create_app(settings), intents)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="kairos-test-server", daemon=True)
+    thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     try:
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"kairos exited: {(home / 'server.log').read_text()[-3000:]}")
+            if not thread.is_alive():
+                raise RuntimeError("the test server stopped while starting")
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"kairos not ready: {(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield Server(url, env["KAIROS_SITE_KEY"], env["KAIROS_ADMIN_KEY"])
+            assert time.monotonic() < deadline, "the test server did not get ready"
+            time.sleep(0.2)
+        yield Server(url, "site-browser-test", "admin-browser-test")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        server.should_exit = True
+        thread.join(timeout=20)
+        intents.close()
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while it

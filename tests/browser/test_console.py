@@ -98,6 +98,9 @@ def test_marketer_creates_an_item_and_sees_it_work(
 
     page.goto(f"{kairos_server.url}/console/intents")
     expect(page.locator("h1")).to_have_text("Intents")
+    expect(page.locator("#metrics")).to_contain_text("accuracy")
+    page.click("text=track_order")
+    expect(page.locator("#examples")).to_contain_text("wo ist mein paket")
     page.screenshot(path=str(screenshots / "console-intents.png"), full_page=True)
 
     # Logging out ends the session.

@@ -188,3 +188,28 @@ def test_esi_block_is_rendered_for_the_forwarded_visitor(
     assert response.status_code == 200
     assert response.headers["x-kairos-item"] == situational_notices["newsletter"]
     assert "NEWS10" in response.text
+
+
+def test_chat_box_on_the_demo_page(browser: Browser, kairos_server: Server,
+                                   screenshots: Path) -> None:  # fmt: skip
+    context = browser.new_context(user_agent=DESKTOP, viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.goto(f"{kairos_server.url}/demo")
+    log = page.locator("#chat-log")
+
+    def say(message: str, replies: int) -> None:
+        page.fill("#chat-input", message)
+        page.click("#chat-form button")
+        expect(log.locator("li.chat-bot")).to_have_count(replies, timeout=10_000)
+
+    say("Wo ist mein Paket?", 1)
+    expect(log.locator("li.chat-bot").last).to_contain_text("Bestellnummer")
+    expect(log.locator("li.chat-bot").last).to_have_attribute("data-intent", "track_order")
+    expect(page.locator("#chat-quick button").first).to_be_visible()
+    say("Der Reißverschluss ist nach einer Woche kaputt", 2)
+    expect(log.locator("li.chat-handover")).to_have_count(0)
+    say("Und wieder kaputt!", 3)
+    expect(log.locator("li.chat-bot").last).to_contain_text("follow-up")
+    expect(log.locator("li.chat-handover")).to_have_count(1)
+    page.locator("#chat").screenshot(path=str(screenshots / "demo-chat-de.png"))
+    context.close()

@@ -12,10 +12,10 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "offline_policy_e
 
 
 def test_notebook_replays_a_small_log_and_estimates_policies() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     [parameters] = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     parameters.source = "N_DECISIONS = 400\nSEED = 3\nBOOTSTRAP = 30"
-    nb.cells.append(nbformat.v4.new_code_cell(
+    nb.cells.append(nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
         "assert set(results) == set(POLICIES)\n"
         "logged = results['logging (Thompson)']\n"
         "assert abs(logged['IPS'][0] - rewards.mean()) < 0.05, (logged, rewards.mean())\n"

@@ -80,9 +80,13 @@ class ChatRequest(BaseModel):
 
 
 class ChatReply(BaseModel):
+    """The rendered reply. ``in_decision`` says whether it is the item the turn's decision
+    logged, i.e. whether ``/v1/feedback`` accepts events for it."""
+
     item_id: str
     text: str
     chosen_by: str
+    in_decision: bool
 
 
 class ChatAnswer(BaseModel):
@@ -270,7 +274,9 @@ async def chat(
             if known else None,
             first_name=known.first_name if known else None, consent=known is not None,
         )  # fmt: skip
-        reply = ChatReply(item_id=item.id, text=text, chosen_by=chosen_by)
+        logged = {placed.item_id for placed in decision.slots.get(SLOT, [])}
+        reply = ChatReply(item_id=item.id, text=text, chosen_by=chosen_by,
+                          in_decision=item.id in logged)  # fmt: skip
     await memory.append(owner, body.session_id, conversation, reading, now, language)
     quick = QUICK_REPLIES.get(language, QUICK_REPLIES["en"])
     return ChatAnswer(

@@ -193,3 +193,13 @@ def test_a_consenting_persons_first_name_only(client: TestClient) -> None:
     anonymous = _say(client, "s-no", "Hi there", profile_id="p-chat-no", context=english)
     assert anonymous["reply"]["text"].startswith("Hi!")
     assert "Alex" not in anonymous["reply"]["text"]
+
+
+def test_feedback_is_accepted_exactly_for_replies_the_decision_logged(client: TestClient) -> None:
+    for message in ("Hallo!", "Wo ist mein Paket?", "Wie ist das Wetter morgen?"):
+        answer = _say(client, "s-feedback", message)
+        feedback = client.post("/v1/feedback", headers=SITE, json={
+            "decision_id": answer["decision_id"], "item_id": answer["reply"]["item_id"],
+            "event": "impression",
+        })  # fmt: skip
+        assert feedback.status_code == (202 if answer["reply"]["in_decision"] else 422)

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import NormalDist
-from typing import Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Literal, NamedTuple, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -49,6 +49,10 @@ from personalization.clock import Clock, system_clock
 from personalization.definitions import DefinitionStore
 from personalization.errors import PersonalizationError
 from personalization.store import Counters, PersonalRecords
+
+if TYPE_CHECKING:
+    from personalization.events import Event
+    from personalization.profiles import Profile, Transition
 
 KIND = "abtest"
 PART = "ab"
@@ -607,6 +611,18 @@ class ABTests:
                 await self._stores.counters.incr(_counter_key(test.id, variant.name), {"c": 1})
                 counted.append(test.id)
         return counted
+
+
+    async def on_events(
+        self, profile: Profile, events: Sequence[Event], transitions: Sequence[Transition]
+    ) -> None:
+        """Profile-service listener: each event type is a goal (``purchase`` also counts as
+        ``conversion``) of the tests this person takes part in. Clicks on shown items come
+        through the feedback path instead (:meth:`record_goal` with ``item_id``)."""
+        now = self.clock()
+        for event in events:
+            for goal in (event.type, *(("conversion",) if event.type == "purchase" else ())):
+                await self.record_goal(profile.profile_id, goal, now)
 
 
 def _counter_key(test_id: str, variant: str) -> str:

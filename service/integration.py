@@ -12,7 +12,8 @@ automation exist; it adds to ``state``:
 ``segments`` / ``profile_sampler``
     :class:`~personalization.segments.Segments` and the sampler for size estimates;
 ``abtests``
-    :class:`~personalization.abtests.ABTests`;
+    :class:`~personalization.abtests.ABTests`, also a profile-service listener that counts
+    ingested events (a purchase is a ``conversion``) as goals of the tests people saw;
 ``schedules``
     :class:`~personalization.schedules.Schedules`, registered as a profile-service listener
     (after the automation) when ``KAIROS_SCHEDULES_FILE`` names a file.
@@ -94,6 +95,8 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
         log.info("no KAIROS_LINK_SECRET: newsletter link tokens are off")
 
     profiles = state.get("profiles")
+    if profiles is not None:
+        profiles.add_listener(state["abtests"])  # event goals (purchase = conversion)
     decider = state.get("decider")
     if decider is not None and profiles is not None:
         decider.profiles = SensitiveAwareProfiles(profiles, sensitivity, clock=system_clock)

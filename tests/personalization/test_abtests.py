@@ -229,3 +229,27 @@ async def test_bad_ids_are_refused() -> None:
     assert (await tests.put("ok", fields(stop_rule="fixed_horizon"))).required_per_variant == (
         required_sample_size(0.05, 0.2)
     )
+
+
+async def test_purchases_reported_as_events_are_conversions_of_the_tests_people_saw() -> None:
+    from personalization.events import parse_event
+    from personalization.memory_store import MemoryStore
+    from personalization.profile_service import ProfileService
+
+    clock = FrozenClock(T0)
+    store = MemoryStore(clock=clock)
+    tests = ABTests(MemoryDefinitions(), counters=store, records=store, clock=clock)
+    await tests.put("checkout", fields(goal="conversion"))
+    await tests.start("checkout")
+    profiles = ProfileService(store, clock=clock)
+    profiles.add_listener(tests)
+    shown = await tests.override_for("hero", "buyer", T0)
+    assert shown is not None
+    purchase = {"type": "purchase", "profile_id": "buyer", "properties": {
+        "order_id": "o1", "value": 10.0, "currency": "EUR",
+        "items": [{"product_id": "x", "category": "boots"}]}}  # fmt: skip
+    await profiles.ingest([parse_event({"event_id": "e1", **purchase})])
+    await profiles.ingest([parse_event({"event_id": "e2", **purchase, "profile_id": "stranger"})])
+    await profiles.ingest([parse_event({"event_id": "e3", **purchase})])  # once per person
+    results = await tests.results("checkout")
+    assert sorted((v.participants, v.conversions) for v in results.variants) == [(0, 0), (1, 1)]

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 from personalization.keys import Keys  # noqa: E402
 from tests.redis_servers import answers, free_port, start_redis  # noqa: E402
 
-console = Console()
+console = Console(width=150)
 SITE_KEY = "bench-site-" + uuid.uuid4().hex
 ADMIN_KEY = "bench-admin-" + uuid.uuid4().hex
 CATEGORIES = [f"cat-{i}" for i in range(40)]

@@ -232,7 +232,8 @@ class ProfileService:
         now, policy = self.clock(), self.policy
         known = {(subject, e.event_id): e for subject, evs in groups.items() for e in evs}
         transitions: dict[str, list[Transition]] = {}
-        written: dict[str, bool] = {}  # by the reducer's last run, which is the one stored
+        # What the reducer's last run wrote per profile (the last run is the one stored).
+        written: dict[str, Profile | None] = {}
 
         def subject_of(current: Document | None, fresh: Sequence[Document]) -> str | None:
             if current is not None:
@@ -255,9 +256,9 @@ class ProfileService:
                             copy=False)  # ``profile`` was parsed for this call alone
             transitions[subject] = result.transitions
             if not events and not result.transitions:
-                written[subject] = False
+                written[subject] = None
                 return None  # nothing new: write nothing
-            written[subject] = True
+            written[subject] = result.profile
             return to_document(result.profile)
 
         batch = [(pid, [event_document(e) for e in evs]) for pid, evs in groups.items()]
@@ -269,10 +270,11 @@ class ProfileService:
             changes.duplicates += result.duplicates
             if result.profile is None:
                 continue
-            profile = from_document(result.profile)
-            changes.documents[result.profile_id] = profile
-            if not written.get(result.profile_id, False):
+            profile = written.get(result.profile_id)
+            if profile is None:  # nothing written: the stored profile as it is
+                changes.documents[result.profile_id] = from_document(result.profile)
                 continue
+            changes.documents[result.profile_id] = profile
             moved = transitions.get(result.profile_id, [])
             if result.applied or moved:
                 changes.profiles.append(result.profile_id)

@@ -273,36 +273,35 @@ _FIELDS: dict[type[BaseModel], list[tuple[str, str, Any]]] = {}
 
 
 def _fields(cls: type[BaseModel]) -> list[tuple[str, str, Any]]:
-    """``(name, stored key, default)`` of each field of ``cls``, computed once per class."""
+    """``(name, stored key, packed default)`` of each field of ``cls``, computed once per class.
+
+    Defaults are compared in their packed (JSON) form, which is cheaper than comparing models.
+    """
     found = _FIELDS.get(cls)
     if found is None:
         found = []
         for name, info in cls.model_fields.items():
             key = info.validation_alias if isinstance(info.validation_alias, str) else name
-            default = _MISSING if info.is_required() else info.get_default(
-                call_default_factory=True)
+            default = _MISSING if info.is_required() else _pack(info.get_default(
+                call_default_factory=True))
             found.append((name, key, default))
         _FIELDS[cls] = found
     return found
 
 
 def _pack(value: Any) -> Any:
-    if isinstance(value, _Row):
-        fields = _fields(type(value))
-        row = [_pack(getattr(value, name)) for name, _, _ in fields]
-        while row and fields[len(row) - 1][2] is not _MISSING and row[-1] == _pack(
-                fields[len(row) - 1][2]):
-            row.pop()  # trailing defaults
-        return row
     if isinstance(value, BaseModel):
+        fields = _fields(type(value))
+        if isinstance(value, _Row):
+            row = [_pack(getattr(value, name)) for name, _, _ in fields]
+            while row and row[-1] == fields[len(row) - 1][2]:
+                row.pop()  # trailing defaults
+            return row
         out: dict[str, Any] = {}
-        for name, key, default in _fields(type(value)):
-            item = getattr(value, name)
-            if item is None and default is None:
-                continue
-            if default is not _MISSING and item == default:
-                continue
-            out[key] = _pack(item)
+        for name, key, default in fields:
+            packed = _pack(getattr(value, name))
+            if packed != default:
+                out[key] = packed
         return out
     if isinstance(value, str):
         return str(value)  # plain str for enums

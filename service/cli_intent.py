@@ -44,7 +44,7 @@ DataOpt = Annotated[
     Path | None,
     typer.Option("--data", exists=True, dir_okay=False, help="Training YAML (default: shipped)."),
 ]
-DEFAULT_MODEL_DIR = Path("var/intent")
+DEFAULT_MODEL_DIR = Path("var/models")
 
 
 @contextmanager

@@ -54,7 +54,7 @@ def role(request: Request) -> Role | None:
     return found
 
 
-def require_site(request: Request) -> Role:
+async def require_site(request: Request) -> Role:
     """Dependency: the site key or the admin key."""
     found = role(request)
     if found is None:
@@ -63,7 +63,7 @@ def require_site(request: Request) -> Role:
     return found
 
 
-def require_admin(request: Request) -> Role:
+async def require_admin(request: Request) -> Role:
     """Dependency: the admin key only."""
     found = role(request)
     if found != "admin":

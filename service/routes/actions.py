@@ -148,7 +148,7 @@ async def _store_programmes(
 
 
 # -- dependencies ---------------------------------------------------------------------------------
-def get_automation(request: Request) -> Automation:
+async def get_automation(request: Request) -> Automation:
     automation: Automation = request.state.automation
     return automation
 

@@ -111,7 +111,7 @@ def get_decider(request: Request) -> Decider:
     return decider
 
 
-def get_intent_service(request: Request) -> Any:
+async def get_intent_service(request: Request) -> Any:
     service = getattr(request.state, "intent_service", None)
     if service is None:
         raise ModelNotReady("the intent model is not loaded in this Kairos")
@@ -133,7 +133,7 @@ def get_planner(request: Request) -> NextActionPlanner:
     return cached
 
 
-def get_memory(request: Request) -> ConversationMemory:
+async def get_memory(request: Request) -> ConversationMemory:
     settings: Settings = request.state.settings
     return ConversationMemory(
         request.state.store,

@@ -62,12 +62,12 @@ CONTENT_PROBLEMS: dict[type[ContentError], tuple[int, str]] = {
 """HTTP status and title of each content error, for ``service/problems.py``."""
 
 
-def get_content_store(request: Request) -> ContentStore:
+async def get_content_store(request: Request) -> ContentStore:
     store: ContentStore = request.state.content_store
     return store
 
 
-def get_content_renderer(request: Request) -> Renderer:
+async def get_content_renderer(request: Request) -> Renderer:
     renderer: Renderer = request.state.content_renderer
     return renderer
 

@@ -18,7 +18,7 @@ from intent.situation import ContextInput, Situation, SituationReader
 router = APIRouter(prefix="/v1", tags=["situation"])
 
 
-def get_situation_reader(request: Request) -> SituationReader:
+async def get_situation_reader(request: Request) -> SituationReader:
     """The process's reader, built once in the lifespan (``state.situation_reader``)."""
     reader: SituationReader = request.state.situation_reader
     return reader

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,10 +101,16 @@ class ProfileService:
         self.clock = clock
         self.policy = policy or ProfilePolicy()
         self.listeners = list(listeners)
+        self.erasers: list[Callable[[str], Awaitable[object]]] = []
         self.max_carried_events = max_carried_events
 
     def add_listener(self, listener: EventListener) -> None:
         self.listeners.append(listener)
+
+    def add_eraser(self, eraser: Callable[[str], Awaitable[object]]) -> None:
+        """Also call ``eraser(profile_id)`` on erasure, for data kept outside the person's keys
+        (the automation schedule and published actions)."""
+        self.erasers.append(eraser)
 
     # -- writing ---------------------------------------------------------------------------------
     async def ingest(self, events: Sequence[Event]) -> IngestReport:
@@ -178,7 +184,12 @@ class ProfileService:
         return [changes.documents[pid] for pid in profile_ids if pid in changes.documents]
 
     async def erase(self, profile_id: str) -> bool:
-        """Delete everything stored about the person; ``True`` if anything existed."""
+        """Delete everything stored about the person; ``True`` if anything existed.
+
+        Erasers run first: they may need the person's records to find what lies elsewhere.
+        """
+        for eraser in self.erasers:
+            await eraser(profile_id)
         return await self.store.erase(profile_id)
 
     # -- reading ---------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
     profiles = state.get("profiles")
     if profiles is not None:
         profiles.add_listener(automation)
+        profiles.add_eraser(scheduler.erase_person)  # schedule entries and published actions
     state["next_action_planner"] = planner
     state["scheduler"] = scheduler
     state["automation"] = automation

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from personalization.abstats import msprt, required_sample_size, wilson_interval, z_test
 from personalization.abtests import (
     ABTestConflict,
     ABTestFields,
@@ -17,10 +18,6 @@ from personalization.abtests import (
     InvalidABTest,
     analyse,
     assign,
-    msprt,
-    required_sample_size,
-    wilson_interval,
-    z_test,
 )
 from personalization.clock import FrozenClock
 from personalization.definitions import MemoryDefinitions, RedisDefinitions

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from personalization.clock import FrozenClock
-from personalization.events import parse_event
+from personalization.events import Purpose, parse_event
 from personalization.importing import Importer, format_of
 from personalization.profile_service import ProfileService
 from personalization.profiles import ProfilePolicy, from_document
@@ -71,8 +71,8 @@ async def test_profiles_import_creates_reports_and_rerun_changes_nothing(backend
     ada = from_document(await store.get("C-1001") or {})
     assert ada.known.first_name == "Ada" and ada.known.language == "de"
     assert ada.known.region == "80" and str(ada.known.birthday) == "1985-12-10"
-    assert ada.consent["email"].granted and ada.consent["email"].source == "import"
-    assert not from_document(await store.get("C-1002") or {}).consent["email"].granted
+    assert ada.consent[Purpose.email].granted and ada.consent[Purpose.email].source == "import"
+    assert not from_document(await store.get("C-1002") or {}).consent[Purpose.email].granted
     stored = orjson.dumps([await store.get("C-1001"), await store.events("C-1001")]).decode()
     assert "ada@example.com" not in stored and "Lovelace" not in stored
 
@@ -132,7 +132,7 @@ async def test_json_lines_profiles_and_events() -> None:
     summary = await importer(store, clock).run("profiles", chunks(profiles), "jsonl")
     assert (summary.created, summary.rejected) == (1, 3)
     assert [r.line for r in summary.rejections] == [2, 3, 5]
-    assert from_document(await store.get("J1") or {}).consent["personalisation"].granted
+    assert from_document(await store.get("J1") or {}).consent[Purpose.personalisation].granted
     events = b"\n".join([
         orjson.dumps({"order_id": 7, "customer_id": "J1", "ordered_at": "2026-01-01T10:00:00Z",
                       "total": 50, "items": [{"sku": "S1", "category": "Hiking", "qty": 2}]}),

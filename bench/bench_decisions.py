@@ -565,7 +565,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--items", type=int, default=30, help="items per language")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--context", default="phase,device", help="bandit context features")
+    parser.add_argument(
+        "--context", default="phase,moment,device", help="bandit context features (factorised)"
+    )
     parser.add_argument("--only-kairos", action="store_true")
     parser.add_argument(
         "--policy",

@@ -276,7 +276,9 @@ class Decider:
         unit = request.profile_id or request.anonymous_id or request.session_id
         control = self.holdout.in_control(unit)
         group = CONTROL if control else TREATMENT
-        bandit_context = context_key(context, self.policy.config.context_features)
+        bandit_context = context_key(
+            context, self.policy.config.context_features, self.policy.config.factorised
+        )
         text_vector = self._text_vector(text) if not control else None
 
         used: set[str] = set()
@@ -464,8 +466,8 @@ class Decider:
             reasons = self.ranker.explain(item, terms[j], context)
             reasons.append(f"fit {fit[j]:.2f} -> prior CTR {prior[j]:.3f}")
             reasons.append(
-                f"learned: x{choice.learned[j]:.2f} from {stats.clicks[j]:.0f} clicks in "
-                f"{stats.served[j]:.0f} showings ({bandit_context}); "
+                f"learned: x{choice.learned[j]:.2f} from {stats.item_clicks[j]:.0f} clicks in "
+                f"{stats.served[j]:.0f} showings, context {bandit_context}; "
                 f"{self.policy.config.name} score {choice.scores[j]:.3f}"
             )
             placed.append((

@@ -57,8 +57,12 @@ def create_rng(seed: int | None = None) -> np.random.Generator:
 
 @dataclass(frozen=True, slots=True)
 class ArmStats:
-    """Posterior statistics per candidate: in this context (showings, expected clicks, clicks)
-    and over all contexts (``item_expected``, ``item_clicks``)."""
+    """Posterior statistics per candidate (columns).
+
+    ``expected`` and ``clicks`` have one row per context group (one for a joint context, one
+    per feature when factorised; 1-D arrays are read as one group); ``item_expected``,
+    ``item_clicks`` and ``served`` are over all contexts.
+    """
 
     served: np.ndarray
     expected: np.ndarray
@@ -68,19 +72,22 @@ class ArmStats:
 
     @classmethod
     def empty(cls, k: int) -> ArmStats:
-        return cls(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k))
+        return cls(np.zeros(k), np.zeros((1, k)), np.zeros((1, k)), np.zeros(k), np.zeros(k))
 
     @classmethod
     def from_counters(
-        cls, rows: Sequence[Mapping[str, float]], item_rows: Sequence[Mapping[str, float]]
+        cls,
+        groups: Sequence[Sequence[Mapping[str, float]]],
+        item_rows: Sequence[Mapping[str, float]],
     ) -> ArmStats:
         def column(source: Sequence[Mapping[str, float]], name: str) -> np.ndarray:
             return np.asarray([row.get(name, 0.0) for row in source], dtype=np.float64)
 
+        k = len(item_rows)
         return cls(
-            column(rows, "n"),
-            column(rows, "e"),
-            column(rows, "c"),
+            column(item_rows, "n"),
+            np.asarray([column(rows, "e") for rows in groups]).reshape(len(groups), k),
+            np.asarray([column(rows, "c") for rows in groups]).reshape(len(groups), k),
             column(item_rows, "e"),
             column(item_rows, "c"),
         )
@@ -123,6 +130,7 @@ class ThompsonSampling:
     top_k: int = 5
     propensity_draws: int = 256
     context_features: tuple[str, ...] = ("phase", "moment")
+    factorised: bool = True
 
     def __post_init__(self) -> None:
         _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
@@ -140,6 +148,7 @@ class EpsilonGreedy:
     item_strength: float = 3.0
     top_k: int = 12
     context_features: tuple[str, ...] = ("phase", "moment")
+    factorised: bool = True
 
     def __post_init__(self) -> None:
         _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
@@ -156,6 +165,7 @@ class Greedy:
     item_strength: float = 3.0
     top_k: int = 12
     context_features: tuple[str, ...] = ("phase", "moment")
+    factorised: bool = True
 
     def __post_init__(self) -> None:
         _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
@@ -180,10 +190,11 @@ class _Base:
         self.rng = rng
 
     def learned(self, stats: ArmStats) -> np.ndarray:
-        """Posterior mean of ``r_i * r_{i,x}`` per candidate."""
+        """Posterior mean of ``r_i * prod_g r_{i,g}`` per candidate."""
         item = self._item_mean(stats)
         b = self.config.prior_strength
-        ratio: np.ndarray = item * (b + stats.clicks) / (b + stats.expected * item)
+        clicks, expected = np.atleast_2d(stats.clicks), np.atleast_2d(stats.expected)
+        ratio: np.ndarray = item * np.prod((b + clicks) / (b + expected * item), axis=0)
         return ratio
 
     def _item_mean(self, stats: ArmStats) -> np.ndarray:
@@ -217,10 +228,12 @@ class _Thompson(_Base):
         item = self.rng.gamma(
             a + stats.item_clicks[explored], 1.0 / (a + stats.item_expected[explored]), size=size
         )
-        local = self.rng.gamma(
-            b + stats.clicks[explored], 1.0 / (b + stats.expected[explored] * item_mean), size=size
-        )
-        thetas = prior[explored] * item * local
+        thetas = prior[explored] * item
+        clicks, expected = np.atleast_2d(stats.clicks), np.atleast_2d(stats.expected)
+        for g in range(clicks.shape[0]):
+            thetas = thetas * self.rng.gamma(
+                b + clicks[g, explored], 1.0 / (b + expected[g, explored] * item_mean), size=size
+            )
         scores = np.full(len(prior), -np.inf)
         scores[explored] = thetas[0]
         winners = np.argmax(thetas[1:], axis=1)
@@ -292,8 +305,13 @@ def make_policy(
     return bandit
 
 
-def context_key(context: DecisionContext, features: Sequence[str]) -> str:
-    """The bandit context of a request, e.g. ``"consider|buy"`` for ``("phase", "moment")``."""
+def context_key(context: DecisionContext, features: Sequence[str], factorised: bool = True) -> str:
+    """The bandit context of a request.
+
+    Joint: ``"consider|buy"`` for ``("phase", "moment")``, one statistic per combination.
+    Factorised: ``"phase=consider&moment=buy"``, one statistic per feature value, multiplied
+    (learns faster, assumes the features act independently).
+    """
     values = {
         "phase": context.phase,
         "moment": context.moment,
@@ -301,6 +319,8 @@ def context_key(context: DecisionContext, features: Sequence[str]) -> str:
         "lifecycle": context.lifecycle,
         "language": context.language,
     }
+    if factorised and features:
+        return "&".join(f"{name}={values[name]}" for name in features)
     return "|".join(values[name] for name in features) or "all"
 
 
@@ -318,10 +338,13 @@ class BanditState:
 
     async def load(self, item_ids: Sequence[str], context: str) -> ArmStats:
         """The statistics of the candidates, in one round trip."""
-        keys = [self.key(i, context) for i in item_ids] + [self.key(i, self.ALL) for i in item_ids]
+        groups = context.split("&")
+        keys = [self.key(i, g) for g in groups for i in item_ids]
+        keys += [self.key(i, self.ALL) for i in item_ids]
         rows = await self.counters.get_many(keys)
         k = len(item_ids)
-        return ArmStats.from_counters(rows[:k], rows[k:])
+        per_group = [rows[n * k : (n + 1) * k] for n in range(len(groups))]
+        return ArmStats.from_counters(per_group, rows[len(groups) * k :])
 
     async def partial_fit(
         self,
@@ -336,5 +359,5 @@ class BanditState:
         statistics in ``context`` and overall."""
         amounts = {k: v for k, v in {"n": served, "e": expected, "c": reward}.items() if v}
         if amounts:
-            await self.counters.incr(self.key(item_id, context), amounts)
-            await self.counters.incr(self.key(item_id, self.ALL), amounts)
+            for group in (*context.split("&"), self.ALL):
+                await self.counters.incr(self.key(item_id, group), amounts)

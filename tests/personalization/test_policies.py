@@ -86,9 +86,23 @@ async def test_state_is_shared_through_the_counters() -> None:
     await writer.partial_fit("a", "consider|buy", reward=1)
     await writer.partial_fit("a", "explore|know", served=1, expected=0.02)
     s = await reader.load(["a", "b"], "consider|buy")
-    assert list(s.served) == [1, 0] and list(s.clicks) == [1, 0]
+    assert s.clicks.tolist() == [[1, 0]] and s.expected[0][0] == pytest.approx(0.05)
+    assert list(s.served) == [2, 0]  # over all contexts
     assert s.item_expected[0] == pytest.approx(0.07)
     assert list(s.item_clicks) == [1, 0]
+
+
+async def test_factorised_contexts_keep_one_statistic_per_feature_value() -> None:
+    store = MemoryStore()
+    state = BanditState(store)
+    await state.partial_fit("a", "phase=consider&device=mobile", served=1, expected=0.05)
+    await state.partial_fit("a", "phase=consider&device=desktop", served=1, expected=0.03)
+    await state.partial_fit("a", "phase=consider&device=desktop", reward=1)
+    s = await state.load(["a"], "phase=consider&device=desktop")
+    assert s.expected[:, 0] == pytest.approx([0.08, 0.03])  # phase=consider, device=desktop
+    assert s.clicks[:, 0].tolist() == [1, 1]
+    policy = make_policy("greedy")
+    assert policy.predict_expectations(np.asarray([0.05]), s)[0] > 0.05
 
 
 def test_a_seeded_simulation_learns_the_better_arm() -> None:

@@ -14,6 +14,11 @@ adds 1 to its clicks ``c``; then ``r_i ~ Gamma(a + c_i, rate=a + e_i)`` and
 ``r_{i,x} ~ Gamma(b + c_{i,x}, rate=b + e_{i,x} * mean(r_i))``, with ``a = item_strength`` and
 ``b = prior_strength`` pseudo-clicks. With no data both are 1 on average.
 
+With ``factorised=True`` (the default) the context factor is a product of one factor per
+feature value, ``r_{i,phase} * r_{i,moment}``, each learned from every showing with that value:
+it learns from far less traffic than one factor per combination, at the price of assuming the
+features act independently. ``factorised=False`` keeps one factor per combination.
+
 The statistics live in :class:`~personalization.store.Counters` (:class:`BanditState`), so every
 worker reads and writes the same posterior.
 

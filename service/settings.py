@@ -68,9 +68,9 @@ class Settings(BaseSettings):
     decision_policy: Literal["thompson", "epsilon_greedy", "greedy"] = Field(
         default="thompson", description="Bandit policy (personalization.policies.POLICIES)."
     )
-    decision_policy_options: dict[str, float | int] = Field(
+    decision_policy_options: dict[str, bool | int | float | list[str]] = Field(
         default_factory=dict,
-        description='Policy options as JSON, e.g. {"top_k": 12, "prior_strength": 3}.',
+        description='Policy options as JSON, e.g. {"top_k": 5, "context_features": ["phase"]}.',
     )
     decision_seed: int | None = Field(default=None, description="Seed of the policy's RNG.")
     scoring_weights: dict[str, float] = Field(

@@ -60,11 +60,11 @@ def build_decider(
 
     Raises ``ValueError`` for an unknown policy, bad policy options or bad scoring weights.
     """
-    policy = make_policy(
-        settings.decision_policy,
-        create_rng(settings.decision_seed),
-        **settings.decision_policy_options,
-    )
+    options = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in settings.decision_policy_options.items()
+    }
+    policy = make_policy(settings.decision_policy, create_rng(settings.decision_seed), **options)
     return Decider(
         pool,
         store,
@@ -155,7 +155,7 @@ def get_decider(request: Request) -> Decider:
     return decider
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.state.metrics
     return metrics
 

@@ -32,7 +32,7 @@ ABTEST_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
 """HTTP status and title of each A/B test error, for ``service/problems.py``."""
 
 
-def get_abtests(request: Request) -> ABTests:
+async def get_abtests(request: Request) -> ABTests:
     tests: ABTests = request.state.abtests
     return tests
 

@@ -31,12 +31,12 @@ SEGMENT_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
 """HTTP status and title of each segment error, for ``service/problems.py``."""
 
 
-def get_segments(request: Request) -> Segments:
+async def get_segments(request: Request) -> Segments:
     segments: Segments = request.state.segments
     return segments
 
 
-def get_sampler(request: Request) -> ProfileSampler:
+async def get_sampler(request: Request) -> ProfileSampler:
     sampler: ProfileSampler = request.state.profile_sampler
     return sampler
 

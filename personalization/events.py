@@ -76,6 +76,9 @@ class Purpose(StrEnum):
     email = "email"
     sms = "sms"
     push = "push"
+    # Explicit consent to use interests in sensitive categories (health, pregnancy, finances...);
+    # without it they never target, render or trigger anything (personalization.sensitivity).
+    sensitive = "sensitive"
 
 
 class Channel(StrEnum):

@@ -132,6 +132,12 @@ class MemoryStore:
     async def ping(self) -> None:
         return None
 
+    def profile_ids(self) -> list[str]:
+        """Ids of the stored, unexpired profiles (for sampling and sweeps; O(profiles))."""
+        return [pid for pid in list(self._people)
+                if (person := self._person(pid, create=False)) is not None
+                and person.profile is not None]
+
     # -- DecisionLog -----------------------------------------------------------------------------
     async def put_decision(
         self, decision_id: str, record: Document, *, profile_id: str | None, ttl: timedelta

@@ -57,8 +57,8 @@ from personalization.store import (
 
 log = logging.getLogger("kairos.profiles")
 
-EXPORTED_RECORDS = ("actions", "conversation", "ab")
-EXPORTED_COUNTERS = ("caps",)
+EXPORTED_RECORDS = ("actions", "conversation")
+EXPORTED_COUNTERS = ("caps", "ab")  # ab: A/B assignments, kept as counters
 
 
 class Store(ProfileStore, DecisionsOfPerson, PersonalRecords, Protocol):

@@ -356,8 +356,7 @@ class MemoryProfileSampler:
         self.store = store
 
     async def sample(self, size: int, rng: random.Random) -> tuple[int, list[Document]]:
-        # The memory store has no public listing; its people are read, never changed, here.
-        ids = [pid for pid, person in self.store._people.items() if person.profile is not None]
+        ids = self.store.profile_ids()
         chosen = ids if len(ids) <= size else rng.sample(ids, size)
         documents = [doc for pid in chosen if (doc := await self.store.get(pid)) is not None]
         return len(ids), documents

@@ -161,7 +161,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console.web.install(app, settings)
     app.mount("/static", StaticFiles(packages=[("service", "static")]), name="static")
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       exempt_prefixes=("/v1/imports/",))
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,
                        counter=lambda: limiter_box.get("counter"))
     app.add_middleware(

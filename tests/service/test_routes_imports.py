@@ -56,3 +56,16 @@ def test_an_upload_over_the_import_limit_is_refused() -> None:
         response = client.post("/v1/imports/profiles?format=csv", content=crm_rows(2000),
                                headers=ADMIN)  # fmt: skip
     assert response.status_code == 413
+
+
+def test_uploads_may_exceed_the_general_body_limit_up_to_the_import_limit() -> None:
+    rows = b"".join(crm_rows(2000))
+    settings = make_settings(max_body_bytes=4096, max_import_bytes=10_000_000)
+    assert len(rows) > 4096
+    with TestClient(create_app(settings)) as client:
+        imported = client.post("/v1/imports/profiles?format=csv", content=rows, headers=ADMIN)
+        other = client.post("/v1/events", content=b"[" + b" " * 5000 + b"]",
+                            headers={"X-API-Key": SITE_KEY, "Content-Type": "application/json"})
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 2000
+    assert other.status_code == 413

@@ -117,7 +117,8 @@ def test_export_holds_profile_and_events(client: TestClient, who: str) -> None:
     exported = answer.json()
     assert exported["profile"]["profile_id"] == who
     assert [e["event_id"] for e in exported["events"]] == ["e1", "e2", "e3"]
-    assert set(exported["records"]) == {"actions", "conversation", "ab"}
+    assert set(exported["records"]) == {"actions", "conversation"}
+    assert set(exported["counters"]) == {"caps", "ab"}
 
 
 def test_delete_erases_everything(client: TestClient, who: str) -> None:

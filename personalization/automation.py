@@ -123,7 +123,7 @@ class Automation:
         await self._refresh(now)
         if events and not transitions and not any(e.type in self._relevant() for e in events):
             return  # page views, searches, chat: nothing to start, stop or re-check
-        person = person_of(profile)
+        person = person_of(profile, sensitivity=self.planner.sensitivity)
         records = await self.scheduler.actions(profile.profile_id)
         records = await self._outcomes(person, records, events, now)
         records = await self._suppress(person, records, events, now)

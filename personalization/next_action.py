@@ -41,7 +41,10 @@ from personalization.programmes import (
     ProgrammeSet,
     Step,
 )
+from personalization.sensitivity import SensitivityPolicy
 from personalization.store import PersonalRecords
+
+DEFAULT_SENSITIVITY = SensitivityPolicy()
 
 DEFAULT_SLOTS: dict[str, str] = {
     "email": "email_block",
@@ -135,25 +138,33 @@ class Plan:
 
 
 def person_of(
-    profile: Profile, *, complete_when: Sequence[str] = ("first_name", "birthday")
+    profile: Profile,
+    *,
+    complete_when: Sequence[str] = ("first_name", "birthday"),
+    sensitivity: SensitivityPolicy = DEFAULT_SENSITIVITY,
 ) -> Person:
     """The automation view of a stored profile.
 
     The profile counts as complete when every known attribute in ``complete_when`` is set.
+    Purchases in sensitive categories the person has not unlocked never reach a programme
+    (no cross-sell or replenishment reminder built on them).
     """
+    consents = {str(purpose.value): c.granted for purpose, c in profile.consent.items()}
     return Person(
         profile_id=profile.profile_id,
         stage=str(profile.stage.value),
         known=not profile.anonymous,
         language=profile.language,
         timezone=profile.timezone,
-        consents={str(purpose.value): c.granted for purpose, c in profile.consent.items()},
+        consents=consents,
         channel_preferences=[str(c.value) for c in profile.channel_preferences],
         birthday=profile.birthday,
         first_order_at=profile.rfm.first_order_at,
         orders=profile.rfm.orders,
         monetary=profile.rfm.revenue,
-        bought_categories=list(profile.rfm.last_order_categories),
+        bought_categories=sensitivity.usable_categories(
+            profile.rfm.last_order_categories, consents
+        ),
         cart_items=sum(item.quantity for item in profile.cart.items),
         profile_complete=all(getattr(profile.known, name, None) for name in complete_when),
         problem_moments=sum(1 for mark in profile.last_intents if mark.moment == "problem"),
@@ -178,8 +189,10 @@ class NextActionPlanner:
         default_timezone: str = "Europe/Berlin",
         default_language: str = "de",
         cap_ttl: timedelta = timedelta(days=15),
+        sensitivity: SensitivityPolicy = DEFAULT_SENSITIVITY,
     ) -> None:
         self.programmes = programmes
+        self.sensitivity = sensitivity
         self.pool = pool
         self.caps = caps
         self.quiet_hours = quiet_hours if quiet_hours is not None else QuietHours()
@@ -208,7 +221,8 @@ class NextActionPlanner:
         counted once, on top of those in ``profile.last_intents``. A :class:`Person` may stand
         in for the profile when only some facts are known (the console's "view as visitor").
         """
-        person = person_of(profile) if isinstance(profile, Profile) else profile
+        person = (person_of(profile, sensitivity=self.sensitivity)
+                  if isinstance(profile, Profile) else profile)
         phase = intent_prediction.phase.name if intent_prediction else None
         moment = intent_prediction.moment.name if intent_prediction else None
         intent = intent_prediction.intent.name if intent_prediction else None
@@ -355,6 +369,10 @@ class NextActionPlanner:
         tagged = [i for i in items if tags <= set(i.tags)] if tags else []
         if not tagged and tags:
             tagged = [i for i in items if tags & set(i.tags)]
+        # Items built on a sensitive category the person has not unlocked are never chosen, not
+        # even as a fallback: receiving one would reveal what was inferred.
+        tagged = [i for i in tagged if len(self.sensitivity.usable_categories(
+            i.targeting.categories, person.consents)) == len(i.targeting.categories)]
         bought = set(person.bought_categories)
         if tagged and bought:
             fitting = [i for i in tagged if bought & set(i.targeting.categories)]

@@ -102,6 +102,8 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
         decider.profiles = SensitiveAwareProfiles(profiles, sensitivity, clock=system_clock)
 
     planner, scheduler = state.get("next_action_planner"), state.get("scheduler")
+    if planner is not None:
+        planner.sensitivity = sensitivity
     if settings.schedules_file is not None and planner is not None and scheduler is not None:
         data = yaml.safe_load(settings.schedules_file.read_text(encoding="utf-8"))
         schedules = Schedules(parse_schedules(data), planner, scheduler,

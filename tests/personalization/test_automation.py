@@ -44,6 +44,7 @@ def small_pool() -> ContentPool:
         content_item("push-cart", "push", "notification", ["cart"]),
         content_item("mail-xsell-tents", "email", "email_block", ["cross-sell"], ["tents"]),
         content_item("mail-xsell-shoes", "email", "email_block", ["cross-sell"], ["shoes"]),
+        content_item("mail-xsell-health", "email", "email_block", ["cross-sell"], ["health"]),
         content_item("mail-retention", "email", "email_block", ["retention"]),
         content_item("mail-default", "email", "email_block", []).model_copy(
             update={"is_default": True}),
@@ -206,6 +207,21 @@ async def test_cross_sell_fits_the_bought_categories_and_review_follows_delivery
     assert (cross_sell.step, cross_sell.content_id) == ("cross_sell", "mail-xsell-shoes")
     (review,) = [r for r in await world.advance(days=4) if r.programme == "post_purchase"]
     assert review.step == "review_request" and review.send_at == T0 + timedelta(days=7)
+
+
+@pytest.mark.parametrize("unlocked", [False, True])
+async def test_a_sensitive_purchase_feeds_cross_sell_only_with_explicit_consent(
+    world: World, unlocked: bool
+) -> None:
+    await world.customer()
+    if unlocked:
+        await world.event("consent_update", consents={"sensitive": True})
+    await world.event("purchase", **purchase(30.0, "health"))
+    await world.advance(seconds=1)
+    (cross_sell,) = [r for r in await world.advance(days=3) if r.programme == "post_purchase"]
+    assert cross_sell.step == "cross_sell"
+    assert (cross_sell.content_id == "mail-xsell-health") is unlocked
+    assert ("health" in " ".join(cross_sell.reasons)) is unlocked
 
 
 # -- dates ---------------------------------------------------------------------------------------

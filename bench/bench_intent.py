@@ -43,7 +43,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion
 
 from intent.catalog import OUT_OF_SCOPE
-from intent.classifier import IntentClassifier, choose_thresholds, decide
+from intent.classifier import (
+    IntentClassifier,
+    choose_thresholds,
+    decide,
+    fit_temperature,
+    softmax,
+)
 from intent.encoder import Encoder, build_encoder
 from intent.model import IntentModel
 from intent.training import DEFAULT_DATA_PATH, load_training_data
@@ -188,8 +194,13 @@ def task_clinc(fit: Callable[..., Fitted], quick: bool) -> dict[str, float]:
 
     fitted = fit([r["text"] for r in train], [label(r) for r in train])
     proba_val, classes = fitted([r["text"] for r in val])
-    thresholds = choose_thresholds(proba_val, [label(r) for r in val], classes)
-    proba, _ = fitted([r["text"] for r in test])
+    # As the shipped model does: temperature-scale on held-out data, then pick thresholds.
+    y_val = [label(r) for r in val]
+    scores_val = np.log(np.clip(proba_val, 1e-12, None))
+    temperature = fit_temperature(scores_val, np.asarray([classes.index(c) for c in y_val]))
+    thresholds = choose_thresholds(softmax(scores_val / temperature), y_val, classes)
+    proba_raw, _ = fitted([r["text"] for r in test])
+    proba = softmax(np.log(np.clip(proba_raw, 1e-12, None)) / temperature)
     predicted = np.asarray([d.label for d in decide(proba, classes, thresholds)], dtype=object)
     truth = np.asarray([label(r) for r in test], dtype=object)
     oos = truth == OUT_OF_SCOPE

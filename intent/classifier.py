@@ -103,7 +103,13 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self._set_head(head.classes_, head.coef_, head.intercept_)
         return self
 
-    def _set_head(self, classes: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> None:
+    def _set_head(
+        self,
+        classes: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        temperature: float = 1.0,
+    ) -> None:
         coef = np.asarray(coef, dtype=np.float32)
         intercept = np.asarray(intercept, dtype=np.float32)
         if coef.shape[0] == 1 and len(classes) == 2:
@@ -114,6 +120,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.coef_ = coef
         self.intercept_ = intercept
         self.n_features_in_ = coef.shape[1]
+        self.temperature_ = float(temperature)
 
     @classmethod
     def from_parameters(
@@ -122,11 +129,12 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         classes: Sequence[str],
         coef: np.ndarray,
         intercept: np.ndarray,
+        temperature: float = 1.0,
         **params: Any,
     ) -> IntentClassifier:
         """Rebuild a fitted classifier from saved head parameters (see :mod:`intent.registry`)."""
         clf = cls(encoder, **params)
-        clf._set_head(np.asarray(list(classes), dtype=object), coef, intercept)
+        clf._set_head(np.asarray(list(classes), dtype=object), coef, intercept, temperature)
         return clf
 
     def decision_function_embeddings(self, X: np.ndarray) -> np.ndarray:
@@ -135,11 +143,8 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return scores
 
     def predict_proba_embeddings(self, X: np.ndarray) -> np.ndarray:
-        scores = self.decision_function_embeddings(X).astype(np.float64)
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
+        """Softmax of the scores divided by ``temperature_`` (1.0 until calibrated)."""
+        return softmax(self.decision_function_embeddings(X) / self.temperature_)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, len(classes_))`` probabilities; rows sum to 1."""
@@ -151,6 +156,33 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         proba = self.predict_proba(texts)
         labels: np.ndarray = self.classes_[proba.argmax(axis=1)]
         return labels
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64."""
+    out = np.asarray(scores, dtype=np.float64).copy()
+    out -= out.max(axis=1, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
+    """The temperature that minimises the log-loss of held-out scores (temperature scaling).
+
+    ``scores`` are raw head scores of examples the head did not see, ``y_index`` the column
+    of the true class. T > 1 softens over-confident probabilities, T < 1 sharpens them.
+    """
+    from scipy.optimize import minimize_scalar
+
+    rows = np.arange(len(y_index))
+
+    def nll(log_t: float) -> float:
+        proba = softmax(scores / np.exp(log_t))
+        return float(-np.mean(np.log(np.clip(proba[rows, y_index], 1e-12, None))))
+
+    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
 
 
 def _in_scope_top2(proba: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

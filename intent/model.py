@@ -21,7 +21,15 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from intent.catalog import AXES, OUT_OF_SCOPE, UNKNOWN, Axis, Catalog, IntentSpec
-from intent.classifier import Decision, IntentClassifier, Thresholds, choose_thresholds, decide
+from intent.classifier import (
+    Decision,
+    IntentClassifier,
+    Thresholds,
+    choose_thresholds,
+    decide,
+    fit_temperature,
+    softmax,
+)
 from intent.encoder import Encoder
 from intent.errors import TrainingDataError
 from intent.fusion import EvidenceLike, fuse
@@ -157,17 +165,25 @@ class IntentModel:
             fold_classes = [str(c) for c in head.classes_]
             if oof is None:
                 classes = sorted(set(labels.tolist()))
-                oof = np.zeros((len(texts), len(classes)))
+                oof = np.full((len(texts), len(classes)), -1e9)  # unseen class: never chosen
             cols = [classes.index(c) for c in fold_classes]
-            oof[np.ix_(test_idx, cols)] = head.predict_proba_embeddings(X[test_idx])
+            oof[np.ix_(test_idx, cols)] = head.decision_function_embeddings(X[test_idx])
         assert oof is not None
-        thresholds = choose_thresholds(oof, labels, classes)
-        metrics = evaluate(oof, labels, langs, classes, data.catalog, thresholds)
+        y_index = np.asarray([classes.index(c) for c in labels])
+        temperature = fit_temperature(oof, y_index)
+        proba = softmax(oof / temperature)
+        thresholds = choose_thresholds(proba, labels, classes)
+        metrics = evaluate(proba, labels, langs, classes, data.catalog, thresholds)
+        metrics["temperature"] = temperature
+        metrics["ece_before_temperature"] = evaluate(
+            softmax(oof), labels, langs, classes, data.catalog, thresholds
+        )["ece"]
         metrics["folds"] = n_folds
         metrics["examples"] = len(texts)
         report("fitting the final model", (n_folds + 1) / (n_folds + 2))
         classifier = IntentClassifier(encoder, random_state=random_state, **HEAD_PARAMS)
         classifier.fit_embeddings(X, labels)
+        classifier.temperature_ = temperature
         report("done", 1.0)
         return cls(
             data.catalog,
@@ -187,6 +203,7 @@ class IntentModel:
             classes=self._classes,
             coef=self.classifier.coef_,
             intercept=self.classifier.intercept_,
+            temperature=self.classifier.temperature_,
             thresholds=self.thresholds.to_dict(),
             catalog=self.catalog.to_list(),
             params={**HEAD_PARAMS, "random_state": self.classifier.random_state},
@@ -199,7 +216,7 @@ class IntentModel:
         assert saved.encoder == encoder.name, "a saved model must be used with its own encoder"
         params = {k: v for k, v in saved.params.items() if k in {*HEAD_PARAMS, "random_state"}}
         classifier = IntentClassifier.from_parameters(
-            encoder, saved.classes, saved.coef, saved.intercept, **params
+            encoder, saved.classes, saved.coef, saved.intercept, saved.temperature, **params
         )
         catalog = Catalog(IntentSpec(**spec) for spec in saved.catalog)
         return cls(

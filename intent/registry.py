@@ -41,6 +41,7 @@ class SavedModel:
     intercept: np.ndarray
     thresholds: dict[str, float]
     catalog: list[dict[str, str]]
+    temperature: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
@@ -53,6 +54,7 @@ class SavedModel:
             "encoder": self.encoder,
             "classes": self.classes,
             "thresholds": self.thresholds,
+            "temperature": self.temperature,
             "catalog": self.catalog,
             "params": self.params,
             "metrics": self.metrics,
@@ -109,6 +111,7 @@ class ModelRegistry:
             intercept=intercept,
             thresholds=dict(config["thresholds"]),
             catalog=list(config["catalog"]),
+            temperature=float(config.get("temperature", 1.0)),
             params=dict(config.get("params", {})),
             metrics=dict(config.get("metrics", {})),
             created_at=config.get("created_at", ""),

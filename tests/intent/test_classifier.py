@@ -5,7 +5,14 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from intent.catalog import OUT_OF_SCOPE, UNKNOWN
-from intent.classifier import IntentClassifier, Thresholds, choose_thresholds, decide
+from intent.classifier import (
+    IntentClassifier,
+    Thresholds,
+    choose_thresholds,
+    decide,
+    fit_temperature,
+    softmax,
+)
 from intent.encoder import HashingEncoder
 
 TEXTS = [
@@ -114,3 +121,20 @@ def test_choose_margin_abstains_where_answers_are_mostly_wrong() -> None:
     t = choose_thresholds(np.array(close + clear), truth_close + ["a"] * 10, CLASSES)
     assert t.margin > 0.02
     assert [d.label for d in decide(np.array(close), CLASSES, t)] == [UNKNOWN] * 9
+
+
+def test_temperature_softens_overconfident_scores() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, size=300)
+    scores = rng.normal(size=(300, 3))
+    scores[np.arange(300), truth] += 1.0  # right more often than not...
+    scores *= 10.0  # ...but with near-certain probabilities
+    t = fit_temperature(scores, truth)
+    assert t > 3.0
+    from intent.model import expected_calibration_error
+
+    def ece(temperature: float) -> float:
+        proba = softmax(scores / temperature)
+        return expected_calibration_error(proba.max(axis=1), proba.argmax(axis=1) == truth)
+
+    assert ece(t) < ece(1.0) / 2

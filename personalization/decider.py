@@ -23,6 +23,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -49,9 +50,11 @@ from personalization.decisions import (
 from personalization.eligibility import CAPS_PART, CAPS_TTL, Eligibility, cap_fields
 from personalization.errors import DecisionNotFound, InvalidEvent, PersonalizationError
 from personalization.holdout import Holdout
+from personalization.next_action import NextActionPlanner
 from personalization.policies import ArmStats, Bandit, BanditState, context_key
 from personalization.profiles import Profile
 from personalization.ranking import FeatureIndex, ItemFeatures, Ranker
+from personalization.sensitivity import SensitivityPolicy
 from personalization.store import Counters, DecisionLog, PersonalRecords
 
 log = logging.getLogger("kairos.decisions")
@@ -99,6 +102,53 @@ class ProfileFinder(Protocol):
     """``personalization.profile_service.ProfileService``."""
 
     async def find(self, profile_id: str) -> Profile | None: ...
+
+
+class NextActionAdvisor(Protocol):
+    """Decides the immediate next action of this interaction (:class:`PlannerAdvisor`)."""
+
+    async def advise(
+        self, profile_id: str | None, situation: Any, prediction: Any, now: datetime
+    ) -> dict[str, Any] | None: ...
+
+
+class SlotTests(Protocol):
+    """``personalization.abtests.ABTests``: A/B tests that own a slot while they run."""
+
+    async def variant_for(self, slot: str, person_id: str) -> tuple[Any, int] | None: ...
+
+    async def expose(self, test: Any, index: int, person_id: str) -> bool: ...
+
+    async def record_goal(
+        self, person_id: str, event: str, now: datetime, *, item_id: str | None = None
+    ) -> list[str]: ...
+
+
+class AudienceSegments(Protocol):
+    """``personalization.segments.Segments``: adds the matching segment names to a context."""
+
+    async def annotate(self, context: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class PlannerAdvisor:
+    """The :class:`NextActionAdvisor` over the automation planner and the profile service.
+
+    The planner sees the stored profile only with personalisation consent; without it the
+    action can come only from programmes that need nothing known about the person.
+    """
+
+    def __init__(self, planner: NextActionPlanner, profiles: ProfileFinder | None) -> None:
+        self.planner = planner
+        self.profiles = profiles
+
+    async def advise(
+        self, profile_id: str | None, situation: Any, prediction: Any, now: datetime
+    ) -> dict[str, Any] | None:
+        profile = None
+        if profile_id is not None and self.profiles is not None:
+            profile = consent.profile_for_decision(await self.profiles.find(profile_id))
+        action = self.planner.immediate(profile, situation, prediction, now)
+        return action.model_dump(mode="json") if action is not None else None
 
 
 class ConsentedProfiles:
@@ -181,6 +231,11 @@ class Decider:
         holdout: Holdout | None = None,
         options: DeciderOptions | None = None,
         new_id: Callable[[], str] = _new_id,
+        next_action: NextActionAdvisor | None = None,
+        abtests: SlotTests | None = None,
+        segments: AudienceSegments | None = None,
+        sensitivity: SensitivityPolicy | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.pool = pool
         self.store = store
@@ -193,6 +248,11 @@ class Decider:
         self.profiles = profiles
         self.holdout = holdout or Holdout(0.0)
         self.options = options or DeciderOptions()
+        self.next_action = next_action
+        self.abtests = abtests
+        self.segments = segments
+        self.sensitivity = sensitivity
+        self.clock = clock
         self.eligibility = Eligibility(pool)
         self.bandit = BanditState(store)
         self._new_id = new_id
@@ -251,10 +311,12 @@ class Decider:
 
         text = request.text or summary.search_term
         intent, phase, moment = None, None, None
+        prediction: Any = None
         if text and self.intent is not None:
             try:
                 predictions = self.intent.predict([text], langs=[language], situations=[situation])
-                intent, phase, moment = _named(predictions[0], self.options.min_intent_confidence)
+                prediction = predictions[0]
+                intent, phase, moment = _named(prediction, self.options.min_intent_confidence)
             except Exception:
                 log.exception("intent prediction failed")
                 degraded = True
@@ -285,10 +347,17 @@ class Decider:
         slots: dict[str, list[ScoredItem]] = {}
         logged: dict[str, list[dict[str, Any]]] = {}
         shown: list[tuple[str, ContentItem, float]] = []
-        audience = context.audience_context()
+        tested: set[str] = set()  # shown by an A/B test: not the bandit's to learn from
+        audience: Mapping[str, Any] = context.audience_context()
+        if self.segments is not None:
+            try:
+                audience = await self.segments.annotate(audience)
+            except (PersonalizationError, OSError):
+                log.warning("segments unavailable; audiences see no segment")
+                degraded = True
         for slot in request.slots:
             placed, record, ok = await self._fill_slot(
-                slot, request, context, now, caps, used, audience, control=control,
+                slot, request, context, now, caps, used, audience, control=control, unit=unit,
                 bandit_context=bandit_context, text_vector=text_vector,
                 confidences=(phase.confidence if phase else 0.0,
                              moment.confidence if moment else 0.0),
@@ -296,12 +365,22 @@ class Decider:
             degraded = degraded or not ok
             slots[slot] = [scored for scored, _, _ in placed]
             logged[slot] = record
+            tested.update(entry["item_id"] for entry in record if entry.get("abtest"))
             for scored, item, prior in placed:
                 used.add(scored.item_id)
                 shown.append((slot, item, prior))
 
+        next_action = None
+        if self.next_action is not None:
+            try:
+                next_action = await self.next_action.advise(
+                    request.profile_id, situation, prediction, now)
+            except (PersonalizationError, OSError):
+                log.warning("next action unavailable for a decision")
+                degraded = True
         decision = Decision(
             decision_id=self._new_id(),
+            next_action=next_action,
             situation=context.situation,
             intent=intent,
             phase=phase,
@@ -333,11 +412,18 @@ class Decider:
             "slots": logged,
             "feedback": {},
         }
-        await self.store.put_decision(
-            decision.decision_id, log_record, profile_id=request.profile_id,
-            ttl=self.options.decision_ttl,
-        )  # fmt: skip
-        if not await self._count(shown, context, group, bandit_context, request.profile_id, now):
+        try:
+            await self.store.put_decision(
+                decision.decision_id, log_record, profile_id=request.profile_id,
+                ttl=self.options.decision_ttl,
+            )  # fmt: skip
+        except (PersonalizationError, OSError):
+            # The page still gets its content; feedback on this decision will be refused.
+            log.warning("decision could not be logged; answered degraded")
+            return decision.model_copy(update={"degraded": True})
+        if not await self._count(
+            shown, context, group, bandit_context, request.profile_id, now, tested
+        ):
             decision = decision.model_copy(update={"degraded": True})
         return decision
 
@@ -401,6 +487,7 @@ class Decider:
         audience: Mapping[str, Any],
         *,
         control: bool,
+        unit: str,
         bandit_context: str,
         text_vector: np.ndarray | None,
         confidences: tuple[float, float],
@@ -410,6 +497,10 @@ class Decider:
         eligible = self.eligibility.mask(
             features, context, now=now, caps=caps, used=used, audience=audience
         )
+        if not control and self.abtests is not None:
+            tested = await self._tested(slot, unit, features, eligible, context)
+            if tested is not None:
+                return tested
         if control or not eligible.any():
             reason = (
                 "control group: the slot's default"
@@ -494,17 +585,61 @@ class Decider:
             ]
         return placed, record, ok
 
+    async def _tested(
+        self,
+        slot: str,
+        unit: str,
+        features: ItemFeatures,
+        eligible: np.ndarray,
+        context: DecisionContext,
+    ) -> tuple[list[tuple[ScoredItem, ContentItem, float]], list[dict[str, Any]], bool] | None:
+        """The variant of the A/B test running on ``slot``, instead of the bandit's choice.
+
+        A test and the bandit never share a slot unnoticed: while a test runs, the person's
+        sticky variant is shown (when eligible), the reason says so, the showing is logged with
+        the test and not fed to the bandit. An ineligible variant falls back to the bandit.
+        """
+        assert self.abtests is not None
+        try:
+            found = await self.abtests.variant_for(slot, unit)
+        except (PersonalizationError, OSError):
+            log.warning("A/B tests unavailable; the bandit decides")
+            return None
+        if found is None:
+            return None
+        test, index = found
+        variant = test.variants[index]
+        rows = {item.id: row for row, item in enumerate(features.items)}
+        row = rows.get(variant.item_id)
+        if row is None or not eligible[row]:
+            return None
+        item = features.items[row]
+        rendered = self._render(item, context)
+        if rendered is None:
+            return None
+        await self.abtests.expose(test, index, unit)
+        reason = f"A/B test {test.id}: variant {variant.name} (sticky for this visitor)"
+        scored = _scored(item, rendered, 0.0, float(variant.share), [reason])
+        record = [{"item_id": item.id, "propensity": float(variant.share),
+                   "abtest": test.id, "variant": variant.name}]  # fmt: skip
+        return [(scored, item, 0.0)], record, True
+
     def _render(self, item: ContentItem, context: DecisionContext) -> str | None:
         profile = context.profile
+        visible: dict[str, Any] | None = None
+        if profile is not None:
+            visible = (
+                self.sensitivity.visible_profile(
+                    lifecycle=profile.lifecycle, affinities=profile.affinities,
+                    first_name=profile.first_name)
+                if self.sensitivity is not None
+                else {"lifecycle": profile.lifecycle, "affinities": dict(profile.affinities)}
+            )  # fmt: skip
         try:
             return self.renderer.render(
                 item,
                 situation=context.situation_view,
-                profile=(
-                    {"lifecycle": profile.lifecycle, "affinities": dict(profile.affinities)}
-                    if profile
-                    else None
-                ),
+                profile=visible,
                 first_name=profile.first_name if profile else None,
                 consent=profile is not None,
             )
@@ -520,6 +655,7 @@ class Decider:
         bandit_context: str,
         profile_id: str | None,
         now: datetime,
+        tested: AbstractSet[str] = frozenset(),
     ) -> bool:
         """Count the showings (bandit, reports, frequency caps); ``False`` if that failed."""
         writes: list[Awaitable[Any]] = []
@@ -529,7 +665,7 @@ class Decider:
                 self.options.stats_namespace, slot, item.id, context.phase, context.moment, group
             )
             writes.append(self.store.incr(key, {"served": 1.0}))
-            if group == TREATMENT:
+            if group == TREATMENT and item.id not in tested:
                 writes.append(self.bandit.partial_fit(
                     item.id, bandit_context, served=1.0, expected=prior))  # fmt: skip
             cap = item.frequency_cap
@@ -586,9 +722,16 @@ class Decider:
         amounts = {field: 1.0}
         if event == "conversion" and value:
             amounts["value"] = float(value)
-        writes: list[Awaitable[None]] = [self.store.incr(key, amounts)]
-        if event == "click" and group == TREATMENT:
+        writes: list[Awaitable[Any]] = [self.store.incr(key, amounts)]
+        tested = any(entry.get("abtest") for entries in record.get("slots", {}).values()
+                     for entry in entries if entry.get("item_id") == item_id)  # fmt: skip
+        if event == "click" and group == TREATMENT and not tested:
             writes.append(self.bandit.partial_fit(item_id, record["bandit_context"], reward=1.0))
+        person = record.get("profile_id") or record.get("anonymous_id") or record.get(
+            "session_id")
+        if self.abtests is not None and person and event in ("click", "conversion"):
+            writes.append(self.abtests.record_goal(
+                person, event, self.clock(), item_id=item_id))  # fmt: skip
         await asyncio.gather(*writes)
         await self.store.put_decision(
             decision_id, record, profile_id=record.get("profile_id"),

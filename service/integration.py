@@ -98,8 +98,12 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
     if profiles is not None:
         profiles.add_listener(state["abtests"])  # event goals (purchase = conversion)
     decider = state.get("decider")
-    if decider is not None and profiles is not None:
-        decider.profiles = SensitiveAwareProfiles(profiles, sensitivity, clock=system_clock)
+    if decider is not None:
+        if profiles is not None:
+            decider.profiles = SensitiveAwareProfiles(profiles, sensitivity, clock=system_clock)
+        decider.abtests = state["abtests"]  # a running test owns its slot
+        decider.segments = segments  # content audiences may name segments
+        decider.sensitivity = sensitivity  # sensitive interests are never rendered
 
     planner, scheduler = state.get("next_action_planner"), state.get("scheduler")
     if planner is not None:

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from personalization.automation import Automation
 from personalization.clock import system_clock
+from personalization.decider import PlannerAdvisor
 from personalization.next_action import NextActionPlanner, QuietHours
 from personalization.programmes import (
     InvalidProgramme,
@@ -96,6 +97,9 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
         profiles.add_listener(automation)
         profiles.add_eraser(scheduler.erase_person)  # schedule entries and published actions
     state["next_action_planner"] = planner
+    decider = state.get("decider")
+    if decider is not None:  # /v1/decide answers with the immediate next action
+        decider.next_action = PlannerAdvisor(planner, profiles)
     state["scheduler"] = scheduler
     state["automation"] = automation
     in_app = settings.worker_in_app

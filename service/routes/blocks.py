@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personalization.decider import Decider
 from personalization.decisions import DecisionRequest
+from personalization.links import identify
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 
@@ -62,19 +63,20 @@ async def block(
     url: Annotated[str | None, Query(max_length=2000, description="The page's URL.")] = None,
 ) -> Response:
     decider: Decider = request.state.decider
-    decision = await decider.decide(
-        DecisionRequest(
-            session_id=session_id or f"esi-{uuid.uuid4().hex}",
-            profile_id=profile_id,
-            anonymous_id=anonymous_id,
-            slots=[slot],
-            context=context_from_headers(request, url),
-            text=text,
-            lang=lang,
-            channel="web",
-        ),
-        datetime.now(UTC),
+    now = datetime.now(UTC)
+    asked = DecisionRequest(
+        session_id=session_id or f"esi-{uuid.uuid4().hex}",
+        profile_id=profile_id,
+        anonymous_id=anonymous_id,
+        slots=[slot],
+        context=context_from_headers(request, url),
+        text=text,
+        lang=lang,
+        channel="web",
     )
+    # A signed newsletter-link token in the page URL names the person (and is stripped).
+    asked, _visit = identify(getattr(request.state, "link_signer", None), asked, now=now)
+    decision = await decider.decide(asked, now)
     placed = decision.slots.get(slot) or []
     headers = {**_HEADERS, "X-Kairos-Decision": decision.decision_id}
     if not placed or (placed[0].html is None and placed[0].text is None):

@@ -32,6 +32,7 @@ from personalization.decider import (
 )
 from personalization.decisions import Decision, DecisionRequest, Feedback
 from personalization.holdout import Holdout
+from personalization.links import identify
 from personalization.policies import create_rng, make_policy
 from personalization.ranking import Encoder, FeatureIndex, Ranker, ScoringWeights
 from personalization.redis_store import RedisStore
@@ -174,8 +175,13 @@ class FeedbackAccepted(BaseModel):
 
 
 @router.post("/decide", summary="Choose the content of each slot for this visitor, now")
-async def decide(body: DecisionRequest, decider: DeciderDep, metrics: MetricsDep) -> Decision:
-    decision = await decider.decide(body, system_clock())
+async def decide(
+    request: Request, body: DecisionRequest, decider: DeciderDep, metrics: MetricsDep
+) -> Decision:
+    now = system_clock()
+    # A signed newsletter-link token in the page URL names the person (and is stripped).
+    body, _visit = identify(getattr(request.state, "link_signer", None), body, now=now)
+    decision = await decider.decide(body, now)
     metrics.decisions.labels(degraded=str(decision.degraded).lower()).inc()
     return decision
 

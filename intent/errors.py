@@ -6,7 +6,9 @@ IntentError
 ├── UnknownIntent (LookupError)        an intent name that the catalogue does not know
 ├── ModelNotReady (RuntimeError)       no trained model is loaded yet
 ├── ReferrerDataError (ValueError)     a referrer list (vendored or project) cannot be read
-└── EvidenceRuleError (ValueError)     a situation evidence rule file cannot be used
+├── EvidenceRuleError (ValueError)     a situation evidence rule file cannot be used
+├── UnknownEncoder (LookupError)       an encoder name that build_encoder does not know
+└── TrainingJobNotFound (LookupError)  a retraining job id that is unknown
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,10 +11,13 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
+from intent.encoder import build_encoder
+from intent.service import IntentService
 from personalization.memory_store import MemoryStore
 from personalization.redis_store import RedisStore, connect
-from service import problems
+from service import console, integration, problems
 from service.auth import ApiKeys, require_admin, require_site
 from service.limits import BodyLimitMiddleware
 from service.observability import Metrics, RequestContextMiddleware, configure_logging
@@ -24,7 +28,18 @@ from service.ratelimit import (
     WindowCounter,
 )
 from service.readiness import Readiness
-from service.routes import events, health, profiles
+from service.routes import abtests as abtest_routes
+from service.routes import actions as action_routes
+from service.routes import blocks, chat, demo, health
+from service.routes import content as content_routes
+from service.routes import decisions as decision_routes
+from service.routes import events as event_routes
+from service.routes import imports as import_routes
+from service.routes import intents as intent_routes
+from service.routes import links as link_routes
+from service.routes import profiles as profile_routes
+from service.routes import segments as segment_routes
+from service.routes import situation as situation_routes
 from service.settings import Settings
 
 log = logging.getLogger("kairos.app")
@@ -59,6 +74,55 @@ def build_store(settings: Settings) -> MemoryStore | RedisStore:
     return RedisStore(client, prefix=settings.redis_prefix, **options)
 
 
+async def build_intent_service(settings: Settings) -> IntentService | None:
+    """The intent model behind ``/v1/intent``, chat and decisions (``None`` when turned off).
+
+    Loads the saved model whose training data matches, else trains one (seconds) and saves it;
+    both run in a thread so the event loop stays free.
+    """
+    if settings.intent_encoder is None:
+        return None
+    encoder = await asyncio.to_thread(build_encoder, settings.intent_encoder)
+    return await asyncio.to_thread(
+        IntentService.load_or_train, encoder=encoder, model_dir=settings.intent_model_dir,
+        data_path=settings.intent_data,
+    )  # fmt: skip
+
+
+async def _start_components(settings: Settings, state: dict[str, Any]) -> None:
+    """Build the domain components into ``state``; the order matters (each uses the former)."""
+    store = state["store"]
+    state["profiles"] = profile_routes.build_profile_service(settings, store)
+    intent_service = await build_intent_service(settings)
+    if intent_service is not None:
+        state["intent_service"] = intent_service
+    await decision_routes.start(settings, state)  # content pool, renderer, situation, decider
+    await action_routes.start(settings, state)  # next-action planner, scheduler, automation
+    # links, segments, A/B tests, sensitivity (in the decider), schedules (a listener)
+    await integration.start(settings, state)
+
+
+def _include_routers(app: FastAPI, settings: Settings) -> None:
+    """Public routes take the site key (or the admin key); marketer routes the admin key."""
+    for module_problems in (content_routes.CONTENT_PROBLEMS, action_routes.ACTIONS_PROBLEMS,
+                            link_routes.LINK_PROBLEMS, segment_routes.SEGMENT_PROBLEMS,
+                            abtest_routes.ABTEST_PROBLEMS):
+        for error, (status, title) in module_problems.items():
+            problems.register(error, status, title)
+    app.include_router(health.router)
+    for public in (situation_routes.router, intent_routes.router, event_routes.router,
+                   decision_routes.router, blocks.router, chat.router):
+        app.include_router(public, dependencies=SITE)
+    for admin in (profile_routes.router, content_routes.router, decision_routes.admin_router,
+                  action_routes.router, import_routes.router, link_routes.router,
+                  segment_routes.router, abtest_routes.router):
+        app.include_router(admin, dependencies=ADMIN)
+    app.include_router(intent_routes.admin_router, dependencies=ADMIN)
+    app.include_router(demo.router)
+    console.web.install(app, settings)
+    app.mount("/static", StaticFiles(packages=[("service", "static")]), name="static")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the Kairos app. ``settings`` defaults to the environment (``KAIROS_*``)."""
     settings = settings or Settings()
@@ -86,25 +150,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "store": store,
             "readiness": readiness,
         }
-        # --- components: each adds what it built to ``state`` (and a readiness check) ---
-        state["profiles"] = profiles.build_profile_service(settings, store)
-        from service.routes import decisions as decision_routes
-
-        await decision_routes.start(settings, state)  # content pool, renderer, decider
-        from service.routes import actions as action_routes
-
-        await action_routes.start(settings, state)  # next-action planner, scheduler, automation
-        from service import integration
-
-        # links, segments, A/B tests, sensitivity (in the decider), schedules (a listener)
-        await integration.start(settings, state)
-        log.info("kairos started", extra={"store": type(store).__name__})
+        await _start_components(settings, state)
+        log.info("kairos started", extra={"store": type(store).__name__,
+                                          "intent": "intent_service" in state})
         try:
             yield state
         finally:
-            from service.routes import actions as action_routes
-
             await action_routes.stop(state)  # the in-app worker finishes its batch first
+            if "intent_service" in state:
+                state["intent_service"].close()
             await store.close()
 
     app = FastAPI(
@@ -116,51 +170,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.api_keys = _api_keys(settings)
     problems.install(app)
-    # --- routers: public ones with SITE, marketer/admin ones with ADMIN ---
-    app.include_router(health.router)
-    from service.routes import situation as situation_routes
+    _include_routers(app, settings)
 
-    app.include_router(situation_routes.router, dependencies=SITE)
-    app.include_router(events.router, dependencies=SITE)
-    app.include_router(profiles.router, dependencies=ADMIN)
-    from service.routes import content as content_routes
-    from service.routes import decisions as decision_routes
-
-    for error, (code, title) in content_routes.CONTENT_PROBLEMS.items():
-        problems.register(error, code, title)
-    app.include_router(content_routes.router, dependencies=ADMIN)
-    app.include_router(decision_routes.router, dependencies=SITE)
-    app.include_router(decision_routes.admin_router, dependencies=ADMIN)
-    from service.routes import actions as action_routes
-
-    for automation_error, (status, title) in action_routes.ACTIONS_PROBLEMS.items():
-        problems.register(automation_error, status, title)
-    app.include_router(action_routes.router, dependencies=ADMIN)
-    from service.routes import abtests as abtest_routes
-    from service.routes import imports as import_routes
-    from service.routes import links as link_routes
-    from service.routes import segments as segment_routes
-
-    for integration_problems in (link_routes.LINK_PROBLEMS, segment_routes.SEGMENT_PROBLEMS,
-                                 abtest_routes.ABTEST_PROBLEMS):
-        for integration_error, (status, title) in integration_problems.items():
-            problems.register(integration_error, status, title)
-    for integration_router in (import_routes.router, link_routes.router, segment_routes.router,
-                               abtest_routes.router):
-        app.include_router(integration_router, dependencies=ADMIN)
-    # Surfaces: website snippet and demo, ESI blocks, marketer console, static files
-    from fastapi.staticfiles import StaticFiles
-
-    from service import console
-    from service.routes import blocks, chat, demo
-
-    app.include_router(blocks.router, dependencies=SITE)
-    app.include_router(chat.router, dependencies=SITE)
-    app.include_router(demo.router)
+    # Outermost last: request id and timing see everything, then CORS, limits, the UA filler.
     app.add_middleware(blocks.DecideUserAgentMiddleware)
-    console.web.install(app, settings)
-    app.mount("/static", StaticFiles(packages=[("service", "static")]), name="static")
-
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        exempt_prefixes=("/v1/imports/",))
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,

@@ -11,10 +11,12 @@ from rich.console import Console
 from service.auth import ApiKeys
 from service.cli_content import content_app
 from service.cli_import import import_app
+from service.cli_intent import intent_app
 
 app = typer.Typer(help="Kairos: situational marketing in real time.", no_args_is_help=True)
 console = Console(stderr=True)
 app.add_typer(content_app, name="content", help="Import and export the content pool as YAML.")
+app.add_typer(intent_app, name="intent", help="Train, evaluate and try the intent model.")
 app.add_typer(import_app, name="import", help="Import profiles (CRM) and orders (shop export).")
 
 

@@ -30,6 +30,8 @@ PROBLEMS: dict[type[BaseException], tuple[int, str]] = {
     intent_errors.TrainingDataError: (422, "Invalid training data"),
     intent_errors.UnknownIntent: (404, "Unknown intent"),
     intent_errors.ModelNotReady: (503, "Intent model not ready"),
+    intent_errors.TrainingJobNotFound: (404, "Training job not found"),
+    intent_errors.UnknownEncoder: (422, "Unknown encoder"),
     intent_errors.IntentError: (400, "Intent request failed"),
     personalization_errors.ProfileNotFound: (404, "Profile not found"),
     personalization_errors.DecisionNotFound: (404, "Decision not found"),

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Berlin"
 
     # Intent
-    intent_encoder: str = Field(default="use", description="hashing, use, minilm or use+minilm.")
+    intent_encoder: str | None = Field(
+        default="use", description="hashing, use, minilm or use+minilm; unset turns intent off."
+    )
     intent_model_dir: Path = Field(default=Path("var/models"))
     intent_data: Path | None = Field(default=None, description="Training YAML; default: bundled.")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,6 +15,14 @@ from redis.asyncio.cluster import RedisCluster
 from tests.redis_servers import RedisProcess, cluster_redis, single_redis, start_redis
 
 BACKENDS = ["memory", "redis", "redis-cluster"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Apps built in tests use the small deterministic encoder (tests that need the real model
+    # say so); its trained model is cached per training-data hash, so it is trained once.
+    os.environ.setdefault("KAIROS_INTENT_ENCODER", "hashing")
+    os.environ.setdefault("KAIROS_INTENT_MODEL_DIR", str(ROOT / ".cache" / "intent-models-hashing"))
 
 
 @pytest.fixture(scope="session")

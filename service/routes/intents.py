@@ -9,15 +9,20 @@ from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from intent.catalog import IntentSpec
+from intent.errors import ModelNotReady
 from intent.model import IntentPrediction
 from intent.service import IntentService, TrainJob
+from intent.situation import ContextInput, SituationReader
 from intent.training import Example
 
 router = APIRouter(prefix="/v1", tags=["intents"])
+admin_router = APIRouter(prefix="/v1", tags=["intents"])  # the marketer loop: admin key
 
 
-def get_intent_service(request: Request) -> IntentService:
-    service: IntentService = request.state.intent_service
+async def get_intent_service(request: Request) -> IntentService:
+    service: IntentService | None = getattr(request.state, "intent_service", None)
+    if service is None:
+        raise ModelNotReady("intent recognition is turned off here (set KAIROS_INTENT_ENCODER)")
     return service
 
 
@@ -31,8 +36,9 @@ class IntentRequest(BaseModel):
 
     text: str = Field(min_length=1, max_length=2000, examples=["wo ist meine bestellung"])
     lang: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
-    context: dict[str, Any] | None = None
-    profile_id: str | None = Field(default=None, max_length=200)
+    context: ContextInput | None = Field(
+        default=None, description="The visit's context: its situation is evidence for the phase "
+        "and moment (see POST /v1/situation).")
 
 
 class ExampleIn(BaseModel):
@@ -112,12 +118,18 @@ class IntentCatalogPublic(BaseModel):
 
 
 @router.post("/intent", response_model=IntentPrediction)
-def predict_intent(body: IntentRequest, service: IntentServiceDep) -> IntentPrediction:
-    """Intent, phase, micro-moment and the reasons for one text."""
-    return service.predict([body.text], langs=[body.lang])[0]
+def predict_intent(
+    request: Request, body: IntentRequest, service: IntentServiceDep
+) -> IntentPrediction:
+    """Intent, phase, micro-moment and the reasons for one text (and its situation)."""
+    situation = None
+    reader: SituationReader | None = getattr(request.state, "situation_reader", None)
+    if body.context is not None and reader is not None:
+        situation = reader.read(body.context, text=body.text)
+    return service.predict([body.text], langs=[body.lang], situations=[situation])[0]
 
 
-@router.post("/intents/examples", status_code=status.HTTP_201_CREATED)
+@admin_router.post("/intents/examples", status_code=status.HTTP_201_CREATED)
 def add_examples(body: ExamplesCreate, service: IntentServiceDep) -> ExamplesAdded:
     """Store examples for the next training (the live model is not changed)."""
     total = service.add_examples(
@@ -129,18 +141,18 @@ def add_examples(body: ExamplesCreate, service: IntentServiceDep) -> ExamplesAdd
     )
 
 
-@router.post("/intents/train", status_code=status.HTTP_202_ACCEPTED)
+@admin_router.post("/intents/train", status_code=status.HTTP_202_ACCEPTED)
 async def train(service: IntentServiceDep) -> TrainJobPublic:
     """Retrain in the background; the old model keeps answering until the new one is swapped in."""
     return TrainJobPublic.of(await service.retrain())
 
 
-@router.get("/intents/train/{job_id}")
+@admin_router.get("/intents/train/{job_id}")
 def train_status(job_id: str, service: IntentServiceDep) -> TrainJobPublic:
     return TrainJobPublic.of(service.job(job_id))
 
 
-@router.get("/intents")
+@admin_router.get("/intents")
 def catalog(service: IntentServiceDep) -> IntentCatalogPublic:
     """The intent catalogue with the current model version and its evaluation figures."""
     info = service.status()

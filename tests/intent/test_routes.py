@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from intent.encoder import HashingEncoder
 from intent.service import IntentService
-from service.routes.intents import router
+from service.routes.intents import admin_router, router
 from tests.intent.intent_factories import write_small_data
 
 
@@ -32,6 +32,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(router)
+    app.include_router(admin_router)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -88,3 +89,21 @@ def test_examples_then_train_then_new_version(client: TestClient) -> None:
     assert after["model_version"] == state["version"] != before["model_version"]
     assert "apply_voucher" in {i["name"] for i in after["intents"]}
     assert after["latest_job"]["job_id"] == job_id
+
+
+def test_the_served_app_reads_the_context_as_evidence_and_guards_the_marketer_loop() -> None:
+    from service.app import create_app
+    from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+
+    with TestClient(create_app(make_settings())) as app_client:
+        site = {"X-API-Key": SITE_KEY}
+        answer = app_client.post("/v1/intent", headers=site, json={
+            "text": "filiale", "lang": "de",
+            "context": {"referrer": "https://www.google.de/search?q=filiale+in+der+n%C3%A4he"}})
+        assert answer.status_code == 200, answer.text
+        assert any("search_place" in reason for reason in answer.json()["reasons"])
+        bad = app_client.post("/v1/intent", headers=site,
+                              json={"text": "hallo", "context": {"timezone": "Mars/Olympus"}})
+        assert bad.status_code == 422
+        assert app_client.get("/v1/intents", headers=site).status_code == 403
+        assert app_client.get("/v1/intents", headers={"X-API-Key": ADMIN_KEY}).status_code == 200

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -70,11 +72,18 @@ return 1
 
 
 def connect(url: str, *, cluster: bool = False, timeout: float = 2.0) -> RedisClient:
-    """A client for ``url``; with ``cluster`` a Redis Cluster client that follows slot moves."""
+    """A client for ``url``; with ``cluster`` a Redis Cluster client that follows slot moves.
+
+    A command that meets a dropped connection (Redis restarted, a failover) is sent once more
+    on a fresh one. That is safe for Kairos' writes: profile updates are compare-and-set (a
+    repeated one loses its race and is re-read), event ids are idempotent.
+    """
     if cluster:
         return RedisCluster.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     return aioredis.Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=1),
+        retry_on_error=[RedisConnectionError],
     )
 
 

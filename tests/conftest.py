@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -103,3 +104,4 @@ def disposable_redis() -> Iterator[RedisProcess]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)

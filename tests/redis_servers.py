@@ -75,19 +75,25 @@ class RedisProcess:
                 self.process.wait()
 
     def restart(self) -> None:
-        """Start the server again on the same port (empty: these servers keep nothing on disk)."""
+        """Start the server again on the same port and directory.
+
+        It comes back empty unless the test asked for a snapshot (``SAVE``) before stopping it,
+        which it then loads, as a Redis with persistence would.
+        """
         self.stop()
-        self.process = start_redis(self.port).process
+        self.process = start_redis(self.port, workdir=self.workdir).process
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
-def start_redis(port: int | None = None, *, cluster: bool = False) -> RedisProcess:
+def start_redis(
+    port: int | None = None, *, cluster: bool = False, workdir: Path | None = None
+) -> RedisProcess:
     """Start ``redis-server`` on ``port`` (a free one by default) and wait until it answers."""
     port = port or free_port(cluster=cluster)
-    workdir = Path(tempfile.mkdtemp(prefix=f"kairos-redis-{port}-"))
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"kairos-redis-{port}-"))
     args = [
         _binary("redis-server"),
         "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from content_pool import errors as content_errors
@@ -114,6 +115,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Invalid request", detail, request=request, errors=errors)
 
 
+async def _model_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A domain model built from the caller's data refused it (e.g. a preview's language)."""
+    assert isinstance(exc, PydanticValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())) or "body",
+         "message": e.get("msg", ""), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    detail = f"{first['field']}: {first['message']}"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem(422, "Invalid request", detail, request=request, errors=errors)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
@@ -132,6 +148,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Install the handlers on ``app``."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PydanticValidationError, _model_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for exc_class in (intent_errors.IntentError, personalization_errors.PersonalizationError,
                       content_errors.ContentError):

@@ -249,3 +249,16 @@ def test_validate_reports_every_problem_without_saving(client: TestClient) -> No
     broken_template = client.post("/v1/content/validate", json=item(template="{{ x }}"))
     assert broken_template.json()["errors"][0]["field"] == "template"
     assert client.get("/v1/content").json() == []
+
+
+def test_a_preview_whose_fields_a_content_item_refuses_is_a_422_naming_the_field() -> None:
+    # Found by the schema fuzzer: an empty template passed the request model but not the item's.
+    from service.app import create_app
+    from tests.service.test_app import ADMIN_KEY, make_settings
+
+    with TestClient(create_app(make_settings())) as client:
+        answer = client.post("/v1/content/preview", headers={"X-API-Key": ADMIN_KEY},
+                             json={"template": "", "channel": "web"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["errors"][0]["field"] == "template"

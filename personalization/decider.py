@@ -291,8 +291,18 @@ class Decider:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    async def decide(self, request: DecisionRequest, now: datetime) -> Decision:
+    async def decide(
+        self,
+        request: DecisionRequest,
+        now: datetime,
+        *,
+        pinned: Mapping[str, tuple[str, str]] | None = None,
+    ) -> Decision:
         """Choose, render and log the content of every requested slot.
+
+        ``pinned`` maps a slot to ``(item_id, reason)`` the caller already chose by an explicit
+        rule (the chat's reply to a recognised intent): it is placed, logged with propensity 1
+        and the reason, and, like an A/B variant, not learned from by the bandit.
 
         Raises :class:`~personalization.errors.StoreUnavailable` only when the decision cannot
         be logged; everything else degrades.
@@ -358,6 +368,7 @@ class Decider:
         for slot in request.slots:
             placed, record, ok = await self._fill_slot(
                 slot, request, context, now, caps, used, audience, control=control, unit=unit,
+                pinned=(pinned or {}).get(slot),
                 bandit_context=bandit_context, text_vector=text_vector,
                 confidences=(phase.confidence if phase else 0.0,
                              moment.confidence if moment else 0.0),
@@ -365,7 +376,8 @@ class Decider:
             degraded = degraded or not ok
             slots[slot] = [scored for scored, _, _ in placed]
             logged[slot] = record
-            tested.update(entry["item_id"] for entry in record if entry.get("abtest"))
+            tested.update(entry["item_id"] for entry in record
+                          if entry.get("abtest") or entry.get("pinned"))  # fmt: skip
             for scored, item, prior in placed:
                 used.add(scored.item_id)
                 shown.append((slot, item, prior))
@@ -488,6 +500,7 @@ class Decider:
         *,
         control: bool,
         unit: str,
+        pinned: tuple[str, str] | None = None,
         bandit_context: str,
         text_vector: np.ndarray | None,
         confidences: tuple[float, float],
@@ -497,6 +510,13 @@ class Decider:
         eligible = self.eligibility.mask(
             features, context, now=now, caps=caps, used=used, audience=audience
         )
+        if pinned is not None:
+            item = self.pool.get(pinned[0])
+            rendered = self._render(item, context) if item is not None else None
+            if item is not None and rendered is not None:
+                scored = _scored(item, rendered, 0.0, 1.0, [pinned[1]])
+                return [(scored, item, 0.0)], [
+                    {"item_id": item.id, "propensity": 1.0, "pinned": True}], True
         if not control and self.abtests is not None:
             tested = await self._tested(slot, unit, features, eligible, context)
             if tested is not None:
@@ -658,20 +678,22 @@ class Decider:
         tested: AbstractSet[str] = frozenset(),
     ) -> bool:
         """Count the showings (bandit, reports, frequency caps); ``False`` if that failed."""
-        writes: list[Awaitable[Any]] = []
+        counted: list[tuple[str, Mapping[str, float]]] = []
         capped: dict[str, float] = {}
         for slot, item, prior in shown:
             key = stats_key(
                 self.options.stats_namespace, slot, item.id, context.phase, context.moment, group
             )
-            writes.append(self.store.incr(key, {"served": 1.0}))
+            counted.append((key, {"served": 1.0}))
             if group == TREATMENT and item.id not in tested:
-                writes.append(self.bandit.partial_fit(
-                    item.id, bandit_context, served=1.0, expected=prior))  # fmt: skip
+                counted += self.bandit.updates(item.id, bandit_context, served=1.0,
+                                               expected=prior)  # fmt: skip
             cap = item.frequency_cap
             if profile_id is not None and (cap.per_day or cap.per_week):
                 for name in cap_fields(item.id, now):
                     capped[name] = 1.0
+        # Reports and bandit in one round trip, frequency caps (the person's slot) in another.
+        writes: list[Awaitable[Any]] = [self.store.incr_many(counted)]
         if capped and profile_id is not None:
             writes.append(self.store.incr_personal(profile_id, CAPS_PART, capped, ttl=CAPS_TTL))
         results = await asyncio.gather(*writes, return_exceptions=True)
@@ -723,7 +745,8 @@ class Decider:
         if event == "conversion" and value:
             amounts["value"] = float(value)
         writes: list[Awaitable[Any]] = [self.store.incr(key, amounts)]
-        tested = any(entry.get("abtest") for entries in record.get("slots", {}).values()
+        tested = any(entry.get("abtest") or entry.get("pinned")
+                     for entries in record.get("slots", {}).values()
                      for entry in entries if entry.get("item_id") == item_id)  # fmt: skip
         if event == "click" and group == TREATMENT and not tested:
             writes.append(self.bandit.partial_fit(item_id, record["bandit_context"], reward=1.0))

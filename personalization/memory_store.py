@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -132,6 +132,11 @@ class MemoryStore:
     async def ping(self) -> None:
         return None
 
+    async def scan_profile_ids(self) -> AsyncIterator[str]:
+        """Every stored profile id (for sweeps), without holding them all at once."""
+        for profile_id in self.profile_ids():
+            yield profile_id
+
     def profile_ids(self) -> list[str]:
         """Ids of the stored, unexpired profiles (for sampling and sweeps; O(profiles))."""
         return [pid for pid in list(self._people)
@@ -177,6 +182,10 @@ class MemoryStore:
         counter = self._counters.setdefault(key, {})
         for name, amount in amounts.items():
             counter[name] = counter.get(name, 0.0) + float(amount)
+
+    async def incr_many(self, updates: Sequence[tuple[str, Mapping[str, float]]]) -> None:
+        for key, amounts in updates:
+            await self.incr(key, amounts)
 
     async def get_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         return [dict(self._counters.get(key, {})) for key in keys]

@@ -361,8 +361,22 @@ class BanditState:
         reward: float = 0.0,
     ) -> None:
         """Add one observation (a showing with its prior CTR, and/or a reward) to the item's
-        statistics in ``context`` and overall."""
+        statistics in ``context`` and overall, in one round trip."""
+        await self.counters.incr_many(
+            self.updates(item_id, context, served=served, expected=expected, reward=reward))
+
+    def updates(
+        self,
+        item_id: str,
+        context: str,
+        *,
+        served: float = 0.0,
+        expected: float = 0.0,
+        reward: float = 0.0,
+    ) -> list[tuple[str, dict[str, float]]]:
+        """The counter updates of :meth:`partial_fit`, to batch with other writes."""
         amounts = {k: v for k, v in {"n": served, "e": expected, "c": reward}.items() if v}
-        if amounts:
-            for group in (*context.split("&"), self.ALL):
-                await self.counters.incr(self.key(item_id, group), amounts)
+        if not amounts:
+            return []
+        return [(self.key(item_id, group), amounts)
+                for group in (*context.split("&"), self.ALL)]  # fmt: skip

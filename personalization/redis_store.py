@@ -244,6 +244,21 @@ class RedisStore:
     async def ping(self) -> None:
         await self._run(self.redis.ping())
 
+    async def scan_profile_ids(self) -> AsyncIterator[str]:
+        """Every stored profile id (for sweeps), by SCAN on every primary: no KEYS, no blocking."""
+        head = len(f"{self.keys.prefix}:{{p:")
+        tail = len("}:profile")
+        async with _reachable():
+            async for key in self._scan(self.keys.profile_tag("*") + ":profile"):
+                yield _text(key)[head:-tail]
+
+    async def try_lock(self, name: str, ttl: timedelta) -> bool:
+        """Take the named lock for ``ttl`` unless another process holds it (no release: it
+        times out, which is what an interval lock wants)."""
+        taken = await self._run(self.redis.set(self.keys.shared("lock", name), "1", nx=True,
+                                               px=_ms(ttl)))
+        return bool(taken)
+
     # -- DecisionLog -----------------------------------------------------------------------------
     def _decision_key(self, decision_id: str) -> str:
         return self.keys.shared("dec", decision_id)
@@ -294,6 +309,16 @@ class RedisStore:
     async def incr(self, key: str, amounts: Mapping[str, float]) -> None:
         args = [x for name, amount in amounts.items() for x in (name, float(amount))]
         await self._run(self.redis.eval(_HINCR, 1, self._counter_key(key), *args, 0))
+
+    async def incr_many(self, updates: Sequence[tuple[str, Mapping[str, float]]]) -> None:
+        if not updates:
+            return
+        async with _reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            for key, amounts in updates:
+                args = [x for name, amount in amounts.items() for x in (name, float(amount))]
+                pipe.eval(_HINCR, 1, self._counter_key(key), *args, 0)
+            await pipe.execute()
 
     async def get_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         if not keys:

@@ -114,6 +114,10 @@ class Counters(Protocol):
         """Atomically add ``amounts`` to the fields of the counter ``key``."""
         ...
 
+    async def incr_many(self, updates: Sequence[tuple[str, Mapping[str, float]]]) -> None:
+        """:meth:`incr` for several counters in one round trip (each one atomic)."""
+        ...
+
     async def get_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         """The counters of ``keys`` in order; an unknown key is ``{}``."""
         ...

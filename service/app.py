@@ -17,6 +17,7 @@ from intent.encoder import build_encoder
 from intent.service import IntentService
 from personalization.memory_store import MemoryStore
 from personalization.redis_store import RedisStore, connect
+from personalization.sweep import LifecycleSweep
 from service import console, integration, problems
 from service.auth import ApiKeys, require_admin, require_site
 from service.limits import BodyLimitMiddleware
@@ -100,6 +101,15 @@ async def _start_components(settings: Settings, state: dict[str, Any]) -> None:
     await action_routes.start(settings, state)  # next-action planner, scheduler, automation
     # links, segments, A/B tests, sensitivity (in the decider), schedules (a listener)
     await integration.start(settings, state)
+    if settings.lifecycle_sweep_minutes > 0:
+        sweep = LifecycleSweep(
+            state["profiles"], store.scan_profile_ids,
+            every=timedelta(minutes=settings.lifecycle_sweep_minutes),
+            acquire=(lambda ttl: store.try_lock("lifecycle-sweep", ttl))
+            if isinstance(store, RedisStore) else None,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        state["lifecycle_sweep"] = (sweep, stop, asyncio.create_task(sweep.run(stop)))
 
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
@@ -156,6 +166,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield state
         finally:
+            if "lifecycle_sweep" in state:
+                _, stop_sweep, sweeping = state["lifecycle_sweep"]
+                stop_sweep.set()
+                await sweeping
             await action_routes.stop(state)  # the in-app worker finishes its batch first
             if "intent_service" in state:
                 state["intent_service"].close()

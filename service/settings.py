@@ -44,7 +44,6 @@ class Settings(BaseSettings):
     # Limits
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_batch_events: int = Field(default=500, ge=1, le=10_000)
-    max_text_chars: int = Field(default=2_000, ge=16)
     rate_limit_per_minute: int = Field(default=0, ge=0, description="Per key; 0 turns it off.")
 
     # Situation
@@ -93,6 +92,9 @@ class Settings(BaseSettings):
     lifecycle_loyal_min_orders: int = Field(default=5, ge=1)
     lifecycle_at_risk_days: int = Field(default=90, gt=0, description="No order: at risk.")
     lifecycle_lapsed_days: int = Field(default=365, gt=0, description="No order: lapsed.")
+    lifecycle_sweep_minutes: float = Field(
+        default=1440, ge=0, description="Re-evaluate every profile this often (time alone makes "
+        "customers at_risk or lapsed and arms date programmes); 0 turns it off.")
     consent_defaults: list[Literal["personalisation", "analytics", "email", "sms", "push"]] = Field(
         default_factory=list, description="Purposes granted to new profiles until they object."
     )

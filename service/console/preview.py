@@ -47,6 +47,9 @@ class DryRunStore:
     async def incr(self, key: str, amounts: Mapping[str, float]) -> None:
         return None
 
+    async def incr_many(self, updates: Sequence[tuple[str, Mapping[str, float]]]) -> None:
+        return None
+
     async def get_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         rows: list[dict[str, float]] = await self._store.get_many(keys)
         return rows

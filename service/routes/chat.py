@@ -2,11 +2,12 @@
 
 Per message: the intent model reads it, :func:`personalization.conversation.interpret` reads it
 in the context of the conversation's earlier turns (follow-ups inherit, entities carry over,
-out of scope stays out of scope), the decider logs the turn as a decision (situation, intent,
-propensities), automation names the next action (``human_handover`` when a problem keeps coming
-back, or when the person asks for one), and the reply is a ``chat_reply`` item of the pool,
-rendered in the sandbox: the live item tagged ``intent:<intent>`` in the conversation's
-language, else the one whose phase and moment fit best, else the slot's default. The turn is
+out of scope stays out of scope), automation names the next action (``human_handover`` when a
+problem keeps coming back, or when the person asks for one), and the reply is a ``chat_reply``
+item of the pool: the live item tagged ``intent:<intent>`` in the conversation's language, else
+the one whose phase and moment fit best, else the slot's default. The decider logs the turn as a
+decision with that reply pinned (so feedback on the reply counts; the bandit does not learn from
+a rule's choice) and renders it in the sandbox with what the person consented to. The turn is
 remembered (:class:`~personalization.conversation.ConversationMemory`).
 """
 
@@ -24,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
-from content_pool.render import Renderer
 from intent.errors import ModelNotReady
 from intent.situation.context import ContextInput
 from personalization.consent import Purpose, allows
@@ -80,8 +80,8 @@ class ChatRequest(BaseModel):
 
 
 class ChatReply(BaseModel):
-    """The rendered reply. ``in_decision`` says whether it is the item the turn's decision
-    logged, i.e. whether ``/v1/feedback`` accepts events for it."""
+    """The rendered reply. ``in_decision``: the turn's decision logged it, so ``/v1/feedback``
+    accepts events for it (always, unless the reply could not be chosen at all)."""
 
     item_id: str
     text: str
@@ -229,17 +229,6 @@ async def chat(
         language = decider.options.default_language
     reading = interpret(body.message, prediction, conversation)
 
-    context = body.context
-    if context.user_agent is None and request.headers.get("user-agent"):
-        context = context.model_copy(update={"user_agent": request.headers["user-agent"][:1000]})
-    decision = await decider.decide(
-        DecisionRequest(
-            session_id=body.session_id, profile_id=body.profile_id, slots=[SLOT],
-            context=context, text=body.message, lang=language, channel="chat",
-        ),
-        now,
-    )  # fmt: skip
-
     unknown = SimpleNamespace(name="unknown", confidence=0.0)
     as_prediction = SimpleNamespace(
         intent=SimpleNamespace(name=reading.intent, confidence=reading.confidence),
@@ -259,24 +248,30 @@ async def chat(
     if explicit and (action is None or action.type != "human_handover"):
         action = _handover(body.profile_id, item, reading, now)
 
-    renderer: Renderer = request.state.content_renderer
+    # The reply chosen for the intent is the decision's choice for the slot: logged (feedback
+    # on it counts), rendered with what the person consented to, not learned by the bandit.
+    context = body.context
+    if context.user_agent is None and request.headers.get("user-agent"):
+        context = context.model_copy(update={"user_agent": request.headers["user-agent"][:1000]})
+    decision = await decider.decide(
+        DecisionRequest(
+            session_id=body.session_id, profile_id=body.profile_id, slots=[SLOT],
+            context=context, text=body.message, lang=language, channel="chat",
+        ),
+        now,
+        pinned={SLOT: (item.id, f"chat reply: {chosen_by}")} if item is not None else None,
+    )  # fmt: skip
     reply = None
-    if item is not None:
-        # Only a consenting person's first name and interests reach the template.
-        known = (
-            await decider.profiles.profile_for_decision(body.profile_id)
-            if body.profile_id is not None and decider.profiles is not None
-            else None
-        )
-        text = renderer.render(
-            item, situation={"language": language},
-            profile={"lifecycle": known.lifecycle, "affinities": dict(known.affinities)}
-            if known else None,
-            first_name=known.first_name if known else None, consent=known is not None,
-        )  # fmt: skip
-        logged = {placed.item_id for placed in decision.slots.get(SLOT, [])}
-        reply = ChatReply(item_id=item.id, text=text, chosen_by=chosen_by,
-                          in_decision=item.id in logged)  # fmt: skip
+    placed = decision.slots.get(SLOT) or []
+    if item is not None and placed and placed[0].item_id == item.id:
+        reply = ChatReply(item_id=item.id, text=placed[0].text or "", chosen_by=chosen_by,
+                          in_decision=True)  # fmt: skip
+    elif item is not None:  # the item would not render: answer with what the decision placed
+        fallback = placed[0] if placed else None
+        if fallback is not None:
+            reply = ChatReply(item_id=fallback.item_id, text=fallback.text or "",
+                              chosen_by="the decision (the chosen reply did not render)",
+                              in_decision=True)  # fmt: skip
     await memory.append(owner, body.session_id, conversation, reading, now, language)
     quick = QUICK_REPLIES.get(language, QUICK_REPLIES["en"])
     return ChatAnswer(

@@ -136,6 +136,9 @@ async def test_counters_are_shared_and_additive(backend: Backend) -> None:
         {},
     ]
     assert set(await store.scan_counters("arm:*:consider")) == {"arm:x:consider", "arm:y:consider"}
+    await store.incr_many([("arm:x:consider", {"n": 2}), ("arm:z", {"n": 1, "reward": 1})])
+    assert await store.get_many(["arm:x:consider", "arm:z"]) == [
+        {"n": 32.0, "reward": 15.0}, {"n": 1.0, "reward": 1.0}]
 
 
 async def test_personal_records(backend: Backend) -> None:
@@ -163,3 +166,10 @@ async def test_memory_profiles_expire_after_inactivity(backend: Backend) -> None
     assert await store.get("ana") is not None
     clock.advance(days=2)
     assert await store.get("ana") is None
+
+
+async def test_scan_profile_ids_finds_every_profile(backend: Backend) -> None:
+    store = make_store(backend)
+    people = {f"scan-{i}" for i in range(25)} | {"a:b@c.example"}
+    await store.apply([(p, [event(f"{p}-e")]) for p in people], count_events)
+    assert {p async for p in store.scan_profile_ids()} == people

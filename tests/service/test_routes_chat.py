@@ -195,11 +195,13 @@ def test_a_consenting_persons_first_name_only(client: TestClient) -> None:
     assert "Alex" not in anonymous["reply"]["text"]
 
 
-def test_feedback_is_accepted_exactly_for_replies_the_decision_logged(client: TestClient) -> None:
+def test_every_reply_is_the_decision_so_feedback_on_it_counts(client: TestClient) -> None:
     for message in ("Hallo!", "Wo ist mein Paket?", "Wie ist das Wetter morgen?"):
         answer = _say(client, "s-feedback", message)
+        assert answer["reply"]["in_decision"] is True
         feedback = client.post("/v1/feedback", headers=SITE, json={
             "decision_id": answer["decision_id"], "item_id": answer["reply"]["item_id"],
-            "event": "impression",
+            "event": "click",
         })  # fmt: skip
-        assert feedback.status_code == (202 if answer["reply"]["in_decision"] else 422)
+        assert feedback.status_code == 202, feedback.text
+        assert feedback.json()["duplicate"] is False

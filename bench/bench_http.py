@@ -145,6 +145,7 @@ def run_rate(server: Any, kind: str, rate: float, seconds: float, profiles: int)
             server.host, server.port, loadgen.cycle_requests(requests), rate=rate,
             seconds=seconds, connections=128, on_progress=lambda n: bar.advance(task, n)))
     summary = result.summary()
+    summary["achieved_rps"] = len(result.latencies_ms) / seconds  # answered in time, per second
     summary["scenario"] = kind
     summary["statuses"] = {str(k): v for k, v in sorted(result.statuses.items())}
     if kind == "events":

@@ -87,6 +87,7 @@ async def run(
     seconds: float,
     connections: int = 64,
     timeout: float = 5.0,
+    drain: float = 10.0,
     on_progress: Callable[[int], None] | None = None,
 ) -> Result:
     """Send ``rate`` requests per second for ``seconds``; ``make_request(i)`` builds request i."""
@@ -136,9 +137,17 @@ async def run(
         queue.put_nowait((i, scheduled))
     for _ in workers:
         queue.put_nowait(None)
-    await asyncio.gather(*workers)
+    # An overloaded server is given ``drain`` seconds to answer what was sent; what is still
+    # unanswered then counts as an error, as a client's time-out would.
+    done, pending = await asyncio.wait(workers, timeout=drain)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
     elapsed = time.perf_counter() - start
-    return Result(rate, elapsed, total, np.array(latencies), errors, statuses)
+    answered = len(latencies) + errors
+    errors += total - answered
+    return Result(rate, min(elapsed, seconds + drain), total, np.array(latencies), errors,
+                  statuses)
 
 
 def cycle_requests(requests: Sequence[Request]) -> Callable[[int], Request]:

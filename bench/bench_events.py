@@ -39,6 +39,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -144,15 +145,17 @@ def kairos(redis_url: str, prefix: str, workers: int) -> Iterator[tuple[str, int
     }
     command = [str(ROOT / ".venv" / "bin" / "kairos"), "serve", "--port", str(port),
                "--workers", str(workers)]
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
+    log_path = Path(tempfile.gettempdir()) / f"kairos-bench-events-{port}.log"
+    log_file = log_path.open("wb")
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=log_file, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"kairos serve exited: {process.stderr.read().decode()[-2000:]}"
-                                   if process.stderr else "kairos serve exited")
+                raise RuntimeError(f"kairos serve exited: {log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break
@@ -169,6 +172,8 @@ def kairos(redis_url: str, prefix: str, workers: int) -> Iterator[tuple[str, int
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        log_file.close()
+        console.print(f"server log: {log_path}")
 
 
 async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]], *,

@@ -71,7 +71,9 @@ return 1
 """
 
 
-def connect(url: str, *, cluster: bool = False, timeout: float = 2.0) -> RedisClient:
+def connect(
+    url: str, *, cluster: bool = False, timeout: float = 2.0, max_connections: int = 64
+) -> RedisClient:
     """A client for ``url``; with ``cluster`` a Redis Cluster client that follows slot moves.
 
     A command that meets a dropped connection (Redis restarted, a failover) is sent once more
@@ -79,12 +81,17 @@ def connect(url: str, *, cluster: bool = False, timeout: float = 2.0) -> RedisCl
     repeated one loses its race and is re-read), event ids are idempotent.
     """
     if cluster:
-        return RedisCluster.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    return aioredis.Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30,
+        return RedisCluster.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                     max_connections=max_connections)
+    # A burst (a batch of events fans out to one listener per profile) waits up to ``timeout``
+    # for a free connection instead of failing with "Too many connections".
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
+        socket_connect_timeout=timeout, health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=1),
         retry_on_error=[RedisConnectionError],
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 @asynccontextmanager

@@ -54,7 +54,7 @@ from personalization.next_action import NextActionPlanner
 from personalization.policies import ArmStats, Bandit, BanditState, context_key
 from personalization.profiles import Profile
 from personalization.ranking import FeatureIndex, ItemFeatures, Ranker
-from personalization.sensitivity import SensitivityPolicy
+from personalization.sensitivity import SensitivityPolicy, usable_profile_affinities
 from personalization.store import Counters, DecisionLog, PersonalRecords
 
 log = logging.getLogger("kairos.decisions")
@@ -154,18 +154,31 @@ class PlannerAdvisor:
 class ConsentedProfiles:
     """The :class:`ProfileSource` over the profile service, gated by personalisation consent.
 
-    Affinities are decayed to the clock's now and scaled so the strongest interest is 1.
+    Affinities are decayed to the clock's now and scaled so the strongest interest is 1. With a
+    ``sensitivity`` policy, interests in sensitive categories the person did not unlock are left
+    out (they never reach targeting, ranking or rendering).
     """
 
-    def __init__(self, profiles: ProfileFinder, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        profiles: ProfileFinder,
+        *,
+        clock: Clock = system_clock,
+        sensitivity: SensitivityPolicy | None = None,
+    ) -> None:
         self.profiles = profiles
         self.clock = clock
+        self.sensitivity = sensitivity
 
     async def profile_for_decision(self, profile_id: str) -> DecisionProfile | None:
         profile = consent.profile_for_decision(await self.profiles.find(profile_id))
         if profile is None:
             return None
-        scores = profile.affinities.current(self.clock())
+        scores = (
+            usable_profile_affinities(profile, self.clock(), self.sensitivity)
+            if self.sensitivity is not None
+            else profile.affinities.current(self.clock())
+        )
         strongest = max(scores.values(), default=0.0)
         affinities = (
             {topic: score / strongest for topic, score in scores.items() if score > 0}

@@ -28,12 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
-
-from personalization.clock import Clock, system_clock
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from personalization.decisions import DecisionProfile
     from personalization.profiles import Profile
 
 DEFAULT_SENSITIVE_CATEGORIES: Final[frozenset[str]] = frozenset({
@@ -166,46 +163,3 @@ def visible_profile_of(
         affinities=profile.affinities.current(now),
         first_name=profile.known.first_name,
     )
-
-
-class ProfileFinder(Protocol):
-    async def find(self, profile_id: str) -> Profile | None: ...
-
-
-class SensitiveAwareProfiles:
-    """The decider's profile source with the creepiness line drawn.
-
-    A drop-in for :class:`personalization.decider.ConsentedProfiles`: no profile without
-    personalisation consent; affinities decayed to now, without the sensitive topics the person
-    did not unlock, scaled so the strongest is 1; the first name only when the person gave it.
-
-    >>> Decider(..., profiles=SensitiveAwareProfiles(profile_service, SensitivityPolicy()))
-    """
-
-    def __init__(
-        self, profiles: ProfileFinder, policy: SensitivityPolicy, *, clock: Clock = system_clock
-    ) -> None:
-        self.profiles = profiles
-        self.policy = policy
-        self.clock = clock
-
-    async def profile_for_decision(self, profile_id: str) -> DecisionProfile | None:
-        from personalization import consent
-        from personalization.decisions import DecisionProfile
-
-        profile = consent.profile_for_decision(await self.profiles.find(profile_id))
-        if profile is None:
-            return None
-        scores = usable_profile_affinities(profile, self.clock(), self.policy)
-        strongest = max(scores.values(), default=0.0)
-        affinities = (
-            {topic: score / strongest for topic, score in scores.items() if score > 0}
-            if strongest > 0
-            else {}
-        )
-        return DecisionProfile(
-            profile_id=profile.profile_id,
-            lifecycle=str(profile.stage),
-            affinities=affinities,
-            first_name=profile.known.first_name,
-        )

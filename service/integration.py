@@ -19,7 +19,7 @@ automation exist; it adds to ``state``:
     (after the automation) when ``KAIROS_SCHEDULES_FILE`` names a file.
 
 It also draws the creepiness line in the decider it finds: the decider's profile source becomes
-a :class:`~personalization.sensitivity.SensitiveAwareProfiles` over the same profile service.
+a :class:`~personalization.decider.ConsentedProfiles` with the sensitivity policy.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import yaml
 
 from personalization.abtests import ABTests
 from personalization.clock import system_clock
+from personalization.decider import ConsentedProfiles
 from personalization.definitions import MemoryDefinitions, RedisDefinitions
 from personalization.links import LinkSigner
 from personalization.memory_store import MemoryStore
@@ -40,7 +41,6 @@ from personalization.schedules import Schedules, parse_schedules
 from personalization.segments import MemoryProfileSampler, RedisProfileSampler, Segments
 from personalization.sensitivity import (
     DEFAULT_SENSITIVE_CATEGORIES,
-    SensitiveAwareProfiles,
     SensitivityPolicy,
 )
 from service.settings import Settings
@@ -100,7 +100,8 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
     decider = state.get("decider")
     if decider is not None:
         if profiles is not None:
-            decider.profiles = SensitiveAwareProfiles(profiles, sensitivity, clock=system_clock)
+            decider.profiles = ConsentedProfiles(profiles, clock=system_clock,
+                                                 sensitivity=sensitivity)
         decider.abtests = state["abtests"]  # a running test owns its slot
         decider.segments = segments  # content audiences may name segments
         decider.sensitivity = sensitivity  # sensitive interests are never rendered

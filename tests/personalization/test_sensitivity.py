@@ -12,7 +12,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from personalization.clock import FrozenClock
-from personalization.decider import Decider
+from personalization.decider import ConsentedProfiles, Decider
 from personalization.decisions import DecisionRequest
 from personalization.events import parse_event
 from personalization.memory_store import MemoryStore
@@ -21,7 +21,6 @@ from personalization.profile_service import ProfileService
 from personalization.profiles import Profile, ProfilePolicy, apply_events
 from personalization.ranking import FeatureIndex
 from personalization.sensitivity import (
-    SensitiveAwareProfiles,
     SensitivityPolicy,
     consents_of,
     usable_profile_affinities,
@@ -138,7 +137,7 @@ async def test_a_decision_neither_ranks_by_nor_renders_a_sensitive_interest(
     decider = Decider(
         pool, store, renderer=Renderer(), policy=make_policy("greedy"),
         features=FeatureIndex(None),
-        profiles=SensitiveAwareProfiles(service, POLICY, clock=clock),
+        profiles=ConsentedProfiles(service, clock=clock, sensitivity=POLICY),
     )  # fmt: skip
     await decider.refresh_pool(T0)
     decision = await decider.decide(

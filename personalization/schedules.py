@@ -46,7 +46,6 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -55,6 +54,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from personalization.automation import plan_record
 from personalization.clock import Clock, system_clock
 from personalization.errors import PersonalizationError
 from personalization.events import Event, Purchase
@@ -384,22 +384,7 @@ class Schedules:
         self, person: Person, programme: Programme, step: Step, due: datetime, run_id: str,
         parent: ActionRecord | None, why: list[str], now: datetime,
     ) -> ActionRecord:  # fmt: skip
-        plan = await self.planner.plan(person, programme, step, due, now)
-        base = {"run_id": run_id, "parent_id": parent.action_id if parent else None,
-                "when": step.when, "created_at": now}
-        if plan.action is not None:
-            record = ActionRecord.model_validate({
-                **plan.action.model_dump(), **base,
-                "reasons": [*why, *plan.action.reasons], "cap_field": plan.cap_field,
-            })
-        else:
-            record = ActionRecord.model_validate({
-                "action_id": uuid.uuid4().hex, "profile_id": person.profile_id,
-                "type": step.type, "programme": programme.id, "step": step.id,
-                "channel": step.channels[0], "send_at": max(due, now), "content_id": None,
-                "priority": step.priority, "incentive": step.incentive,
-                "transactional": step.transactional, "reasons": [*why, *plan.reasons],
-                "status": "suppressed", "closed_at": now, "note": plan.reasons[0], **base,
-            })
+        record = await plan_record(self.planner, person, programme, step, due, run_id, parent,
+                                   why, now)  # fmt: skip
         await self.scheduler.schedule([record])
         return record

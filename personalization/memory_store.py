@@ -223,6 +223,10 @@ class MemoryStore:
         person = self._person(profile_id, create=False)
         return copy.deepcopy(person.records.get(part, {})) if person else {}
 
+    async def count_records(self, profile_id: str, part: str) -> int:
+        person = self._person(profile_id, create=False)
+        return len(person.records.get(part, {})) if person else 0
+
     async def delete_record(self, profile_id: str, part: str, name: str) -> None:
         person = self._person(profile_id, create=False)
         if person is not None:

@@ -380,6 +380,9 @@ class RedisStore:
         reply = await self._run(self.redis.hgetall(self.keys.of_profile(profile_id, part)))
         return {_text(k): orjson.loads(v) for k, v in reply.items()}
 
+    async def count_records(self, profile_id: str, part: str) -> int:
+        return int(await self._run(self.redis.hlen(self.keys.of_profile(profile_id, part))))
+
     async def delete_record(self, profile_id: str, part: str, name: str) -> None:
         await self._run(self.redis.hdel(self.keys.of_profile(profile_id, part), name))
 

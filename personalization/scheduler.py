@@ -153,13 +153,15 @@ class _RecordsScheduler:
 
     def __init__(
         self, records: PersonalRecords, *, lease: timedelta, record_ttl: timedelta,
-        max_past: int,
+        max_past: int, prune_slack: int,
     ) -> None:
         assert lease > timedelta(0), "the lease must be positive"
+        assert prune_slack >= 0, "prune_slack cannot be negative"
         self.records = records
         self.lease = lease
         self.record_ttl = record_ttl
         self.max_past = max_past
+        self.prune_slack = prune_slack
 
     # -- subclass hooks ------------------------------------------------------------------------
     async def _enqueue(self, members: Sequence[tuple[str, int]]) -> None:
@@ -217,6 +219,11 @@ class _RecordsScheduler:
             await self._prune(profile_id)
 
     async def _prune(self, profile_id: str) -> None:
+        # Reading every record to prune is the costly part of scheduling: do it only once the
+        # person has ``prune_slack`` records more than the bound, which keeps it amortised.
+        count = await self.records.count_records(profile_id, PART)
+        if count <= self.max_past + self.prune_slack:
+            return
         past = [r for r in await self.actions(profile_id) if r.status != "pending"]
         for record in past[: max(0, len(past) - self.max_past)]:
             await self.records.delete_record(profile_id, PART, record.action_id)
@@ -343,9 +350,11 @@ class RedisScheduler(_RecordsScheduler):
         lease: timedelta = timedelta(seconds=60),
         record_ttl: timedelta | None = None,
         max_past: int = 100,
+        prune_slack: int = 20,
         stream_maxlen: int = 100_000,
     ) -> None:
         super().__init__(store, lease=lease, record_ttl=record_ttl or store.profile_ttl,
+                         prune_slack=prune_slack,
                          max_past=max_past)
         self.redis: RedisClient = store.redis
         self.keys: Keys = store.keys
@@ -504,9 +513,11 @@ class MemoryScheduler(_RecordsScheduler):
         lease: timedelta = timedelta(seconds=60),
         record_ttl: timedelta = timedelta(days=395),
         max_past: int = 100,
+        prune_slack: int = 20,
         stream_maxlen: int = 100_000,
     ) -> None:
-        super().__init__(store, lease=lease, record_ttl=record_ttl, max_past=max_past)
+        super().__init__(store, lease=lease, record_ttl=record_ttl, max_past=max_past,
+                         prune_slack=prune_slack)
         self.stream_maxlen = stream_maxlen
         self._schedule: dict[str, int] = {}
         self._processing: dict[str, int] = {}

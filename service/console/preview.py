@@ -74,6 +74,9 @@ class DryRunStore:
         records: dict[str, Document] = await self._store.get_records(profile_id, part)
         return records
 
+    async def count_records(self, profile_id: str, part: str) -> int:
+        return len(await self.get_records(profile_id, part))
+
     async def delete_record(self, profile_id: str, part: str, name: str) -> None:
         return None
 

@@ -155,8 +155,8 @@ async def test_erasure_after_the_store_forgot_the_records_still_clears_the_sched
 
 async def test_old_past_actions_are_pruned(backend: Backend) -> None:
     store = make_store(backend)
-    scheduler = (RedisScheduler(store, max_past=3) if isinstance(store, RedisStore)
-                 else MemoryScheduler(store, max_past=3))
+    scheduler = (RedisScheduler(store, max_past=3, prune_slack=0) if isinstance(store, RedisStore)
+                 else MemoryScheduler(store, max_past=3, prune_slack=0))
     for i in range(6):
         record = make_record("u1", T0 + timedelta(minutes=i))
         await scheduler.schedule([record])
@@ -165,6 +165,19 @@ async def test_old_past_actions_are_pruned(backend: Backend) -> None:
     kept = await scheduler.actions("u1")
     assert [r.status for r in kept] == ["sent", "sent", "sent", "pending"]
     assert kept[0].send_at == T0 + timedelta(minutes=3)
+
+
+async def test_pruning_waits_for_the_slack_then_cuts_back_to_the_bound(backend: Backend) -> None:
+    store = make_store(backend)
+    scheduler = (RedisScheduler(store, max_past=3, prune_slack=4) if isinstance(store, RedisStore)
+                 else MemoryScheduler(store, max_past=3, prune_slack=4))
+    for i in range(7):
+        await scheduler.schedule([make_record("u1", T0 + timedelta(minutes=i))])
+        await scheduler.publish(await scheduler.claim(T0 + timedelta(hours=1), 10), T0)
+    assert len(await scheduler.actions("u1")) == 7  # within max_past + slack: nothing read
+    await scheduler.schedule([make_record("u1", T0 + timedelta(days=1))])
+    kept = await scheduler.actions("u1")
+    assert [r.status for r in kept] == ["sent", "sent", "sent", "pending"]
 
 
 async def test_a_cancellation_racing_the_publisher_is_never_overwritten(

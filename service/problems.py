@@ -9,7 +9,7 @@ anything unmapped is a 500 that is logged with the request id and says nothing i
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -98,36 +98,29 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
                    **_extra_of(exc))
 
 
-def _location(loc: Any) -> str:
-    return ".".join(str(part) for part in loc if part != "body") or "body"
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _invalid(request: Request, raw: Sequence[Any], *, skip_body: bool) -> JSONResponse:
+    """A 422 naming every refused field; ``skip_body`` drops FastAPI's leading ``body`` part."""
     errors = [
-        {"field": _location(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
-        for e in exc.errors()
+        {"field": ".".join(str(p) for p in e.get("loc", ()) if not (skip_body and p == "body"))
+         or "body", "message": e.get("msg", ""), "type": e.get("type")}
+        for e in raw
     ]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more)"
     return problem(422, "Invalid request", detail, request=request, errors=errors)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _invalid(request, exc.errors(), skip_body=True)
 
 
 async def _model_validation_error(request: Request, exc: Exception) -> JSONResponse:
     """A domain model built from the caller's data refused it (e.g. a preview's language)."""
     assert isinstance(exc, PydanticValidationError)
-    errors = [
-        {"field": ".".join(str(p) for p in e.get("loc", ())) or "body",
-         "message": e.get("msg", ""), "type": e.get("type")}
-        for e in exc.errors()
-    ]
-    first = errors[0] if errors else {"field": "body", "message": "invalid"}
-    detail = f"{first['field']}: {first['message']}"
-    if len(errors) > 1:
-        detail += f" (and {len(errors) - 1} more)"
-    return problem(422, "Invalid request", detail, request=request, errors=errors)
+    return _invalid(request, exc.errors(), skip_body=False)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

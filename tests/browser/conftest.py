@@ -5,20 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from intent.encoder import HashingEncoder
-from intent.service import IntentService
 from service.app import create_app
 from service.settings import Settings
 
@@ -62,20 +57,6 @@ def free_port() -> int:
         return port
 
 
-def _with_intents(app: FastAPI, service: IntentService) -> FastAPI:
-    """Make sure the lifespan state holds the intent service (the app may build its own)."""
-    original = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with original(app) as state:
-            state.setdefault("intent_service", service)
-            yield state
-
-    app.router.lifespan_context = lifespan
-    return app
-
-
 @pytest.fixture(scope="session")
 def kairos_server() -> Iterator[Server]:
     """A real Kairos over HTTP (uvicorn in a thread): in-process store, no holdout, the intent
@@ -86,8 +67,7 @@ def kairos_server() -> Iterator[Server]:
         session_secret="browser-test-secret", holdout_share=0, intent_encoder="hashing",
         intent_model_dir=MODEL_CACHE, log_level="WARNING", log_json=False,
     )  # fmt: skip
-    intents = IntentService.load_or_train(encoder=HashingEncoder(), model_dir=MODEL_CACHE)
-    app = _with_intents(create_app(settings), intents)
+    app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -110,7 +90,6 @@ def kairos_server() -> Iterator[Server]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
-        intents.close()
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while it

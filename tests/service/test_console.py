@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from intent.encoder import HashingEncoder
-from intent.service import IntentService
 from service.app import create_app
 from service.console.session import COOKIE
 from service.settings import Settings
@@ -229,21 +225,10 @@ def test_results_chart_what_happened(client: TestClient) -> None:
 @pytest.fixture
 def intent_client(tmp_path: Path) -> Iterator[TestClient]:
     model_dir = tmp_path / "models"
-    shutil.copytree(MODEL_CACHE, model_dir)  # the test adds examples to its own copy
-    service = IntentService.load_or_train(encoder=HashingEncoder(), model_dir=model_dir)
-    app = create_app(_settings(intent_model_dir=model_dir))
-    original = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with original(app) as state:
-            state.setdefault("intent_service", service)
-            yield state
-
-    app.router.lifespan_context = lifespan
-    with TestClient(app) as test_client:
+    if MODEL_CACHE.exists():  # the test adds examples to its own copy of the trained model
+        shutil.copytree(MODEL_CACHE, model_dir)
+    with TestClient(create_app(_settings(intent_model_dir=model_dir))) as test_client:
         yield test_client
-    service.close()
 
 
 def test_intents_browse_and_add_examples(intent_client: TestClient) -> None:

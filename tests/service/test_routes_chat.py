@@ -3,17 +3,13 @@ deterministic hashing encoder, the demo content pool, the decider and automation
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from intent.encoder import HashingEncoder
-from intent.service import IntentService
 from service.app import create_app
 from service.settings import Settings
 
@@ -21,35 +17,14 @@ SITE = {"X-API-Key": "site-chat-test"}
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
 
 
-@pytest.fixture(scope="module")
-def intent_service() -> Iterator[IntentService]:
-    # Trained once per machine on the bundled data and kept in the (git-ignored) cache.
-    service = IntentService.load_or_train(encoder=HashingEncoder(), model_dir=MODEL_CACHE)
-    yield service
-    service.close()
-
-
-def _with_intents(app: FastAPI, service: IntentService) -> FastAPI:
-    """Make sure the lifespan state holds the intent service (the app may build its own)."""
-    original = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with original(app) as state:
-            state.setdefault("intent_service", service)
-            yield state
-
-    app.router.lifespan_context = lifespan
-    return app
-
-
 @pytest.fixture
-def client(intent_service: IntentService, tmp_path: Path) -> Iterator[TestClient]:
+def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         site_key="site-chat-test", admin_key="admin-chat-test", holdout_share=0,
         intent_encoder="hashing", intent_model_dir=MODEL_CACHE, log_json=False,
     )  # fmt: skip
-    with TestClient(_with_intents(create_app(settings), intent_service)) as test_client:
+    # The app builds the intent model (hashing encoder) from these settings, cached per machine.
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,22 +48,30 @@ def dedicated_redis() -> Iterator[str]:
 @contextmanager
 def kairos(redis_url: str | None, *, workers: int = 2, env: dict[str, str] | None = None,
            ready_timeout: float = 180) -> Iterator[Server]:
-    """``kairos serve`` on a free loopback port, ready (``/readyz`` 200) before it is yielded."""
+    """``kairos serve`` on a free loopback port, ready (``/readyz`` 200) before it is yielded.
+
+    The server runs in its own session (its process id is the session id, so its workers can be
+    found and measured) and logs to a file: a pipe nobody reads would fill and block it.
+    """
     port = free_port()
+    log_path = Path(tempfile.gettempdir()) / f"kairos-bench-{port}.log"
     environ = {**os.environ, "KAIROS_SITE_KEY": SITE_KEY, "KAIROS_ADMIN_KEY": ADMIN_KEY,
                "KAIROS_LOG_LEVEL": "WARNING", **(env or {})}
     if redis_url:
         environ["KAIROS_REDIS_URL"] = redis_url
+    log_file = log_path.open("wb")
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/kairos"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+        env=environ, stdout=subprocess.DEVNULL, stderr=log_file, cwd=ROOT,
+        start_new_session=True,
     )
     server = Server("127.0.0.1", port, redis_url or "", process)
     deadline = time.monotonic() + ready_timeout
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"kairos serve exited with {process.returncode}")
+                raise RuntimeError(f"kairos serve exited with {process.returncode}: "
+                                   f"{log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(server.base + "/readyz", timeout=1).status_code == 200:
                     break
@@ -72,11 +82,13 @@ def kairos(redis_url: str | None, *, workers: int = 2, env: dict[str, str] | Non
             time.sleep(0.25)
         yield server
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log_file.close()
 
 
 __all__ = ["ADMIN_KEY", "SITE_KEY", "Server", "dedicated_redis", "free_port", "kairos"]

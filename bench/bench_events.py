@@ -35,11 +35,8 @@ import itertools
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,12 +53,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._server import SITE_KEY, kairos  # noqa: E402
 from personalization.keys import Keys  # noqa: E402
-from tests.redis_servers import answers, free_port, start_redis  # noqa: E402
+from tests.redis_servers import answers, start_redis  # noqa: E402
 
 console = Console(width=150)
-SITE_KEY = "bench-site-" + uuid.uuid4().hex
-ADMIN_KEY = "bench-admin-" + uuid.uuid4().hex
 CATEGORIES = [f"cat-{i}" for i in range(40)]
 _ids = itertools.count()
 
@@ -132,48 +128,6 @@ def session_cpu_seconds(session: int) -> float:
 def redis_cpu_seconds(redis_url: str) -> float:
     info = redis.Redis.from_url(redis_url).info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-@contextmanager
-def kairos(redis_url: str, prefix: str, workers: int) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = os.environ | {
-        "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
-        "KAIROS_SITE_KEY": SITE_KEY, "KAIROS_ADMIN_KEY": ADMIN_KEY,
-        "KAIROS_LOG_LEVEL": "WARNING", "KAIROS_INTENT_ENCODER": "hashing",
-        "KAIROS_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    command = [str(ROOT / ".venv" / "bin" / "kairos"), "serve", "--port", str(port),
-               "--workers", str(workers)]
-    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
-    log_path = Path(tempfile.gettempdir()) / f"kairos-bench-events-{port}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=log_file, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"kairos serve exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("kairos serve did not become ready within 120 s")
-            time.sleep(0.25)
-        yield base, process.pid
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log_file.close()
-        console.print(f"server log: {log_path}")
 
 
 async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]], *,
@@ -306,7 +260,11 @@ def main() -> None:
                                "load_average_before": os.getloadavg()[0]}
     with local_redis() as redis_url:
         try:
-            with kairos(redis_url, prefix, args.workers) as (base, session):
+            with kairos(redis_url, workers=args.workers, env={
+                "KAIROS_REDIS_PREFIX": prefix, "KAIROS_INTENT_ENCODER": "hashing",
+                "KAIROS_RATE_LIMIT_PER_MINUTE": "0",
+            }) as running:
+                base, session = running.base, running.process.pid
                 console.print(f"kairos on {base}, Redis {redis_url}, prefix {prefix}")
                 asyncio.run(drive(base, single_body, seconds=2, concurrency=8))  # warm-up
                 for mode, body, concurrency in (

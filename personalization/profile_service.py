@@ -15,6 +15,11 @@ Listeners (:class:`EventListener`) are called after the store acknowledged, once
 changed, with the events newly applied and the lifecycle transitions they caused (events carried
 over from an anonymous profile by a merge are history, not news, and are not passed again). A
 failing listener is logged and does not fail the ingestion: the events are stored already.
+
+Without a change feed the listeners run inside :meth:`ProfileService.ingest`, before it returns.
+With one (``changes=``, see :mod:`personalization.reactions`) ``ingest`` appends one change per
+changed profile to the feed instead and returns; whoever consumes the feed calls :meth:`react`,
+which runs the same listeners with the profile as stored by then.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any, Protocol
 
 from personalization import identity
 from personalization.clock import Clock, system_clock
-from personalization.errors import ProfileNotFound
+from personalization.errors import ProfileNotFound, StoreUnavailable
 from personalization.events import (
     AttributesUpdate,
     ConsentProperties,
@@ -48,6 +53,7 @@ from personalization.profiles import (
     reduce,
     to_document,
 )
+from personalization.reactions import ChangeFeed
 from personalization.store import (
     DecisionsOfPerson,
     Document,
@@ -96,12 +102,16 @@ class ProfileService:
         policy: ProfilePolicy | None = None,
         listeners: Sequence[EventListener] = (),
         max_carried_events: int = 1000,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self.store = store
+        self.changes = changes
         self.clock = clock
         self.policy = policy or ProfilePolicy()
         self.listeners = list(listeners)
         self.erasers: list[Callable[[str], Awaitable[object]]] = []
+        if changes is not None:
+            self.erasers.append(changes.forget)  # waiting changes name the person
         self.max_carried_events = max_carried_events
 
     def add_listener(self, listener: EventListener) -> None:
@@ -192,6 +202,19 @@ class ProfileService:
             await eraser(profile_id)
         return await self.store.erase(profile_id)
 
+    async def react(self, change: Document) -> None:
+        """Run the listeners on a change taken from the feed (see :mod:`~.reactions`).
+
+        The profile is read as stored now; a profile erased or expired meanwhile has nothing
+        left to react to. Store errors propagate (the change stays in the feed and comes back).
+        """
+        profile = await self.find(str(change["profile_id"]))
+        if profile is None:
+            return
+        events = [parse_event(d) for d in change.get("events", [])]
+        transitions = [Transition.model_validate(t) for t in change.get("transitions", [])]
+        await self._notify(profile, events, transitions, reraise=_STORE_ERRORS)
+
     # -- reading ---------------------------------------------------------------------------------
     async def find(self, profile_id: str) -> Profile | None:
         document = await self.store.get(profile_id)
@@ -276,6 +299,7 @@ class ProfileService:
         results = await self.store.apply(batch, reducer)
         changes = _Changes()
         notices: list[Coroutine[Any, Any, None]] = []
+        feed: list[Document] = []
         for result in results:
             changes.applied += result.applied
             changes.duplicates += result.duplicates
@@ -292,20 +316,42 @@ class ProfileService:
                 # Carried-over history is not news: listeners already heard it (or could not act).
                 applied = [known[(result.profile_id, i)] for i in result.applied
                            if (result.profile_id, i) in known and i not in replayed]
-                notices.append(self._notify(profile, applied, moved))
+                if self.changes is not None:
+                    feed.append(_change(result.profile_id, applied, moved))
+                else:
+                    notices.append(self._notify(profile, applied, moved))
+        if feed:
+            assert self.changes is not None
+            await self.changes.append(feed)  # before the answer: an acknowledged event is news
         # Profiles are independent: their listeners run concurrently (each profile's in order).
         await asyncio.gather(*notices)
         return changes
 
     async def _notify(
-        self, profile: Profile, events: Sequence[Event], transitions: Sequence[Transition]
+        self, profile: Profile, events: Sequence[Event], transitions: Sequence[Transition],
+        *, reraise: tuple[type[BaseException], ...] = (),
     ) -> None:
         for listener in self.listeners:
             try:
                 await listener.on_events(profile, events, transitions)
+            except reraise:
+                raise
             except Exception:  # the events are stored; one listener must not undo that
                 log.exception("profile listener failed",
                               extra={"listener": type(listener).__name__})
+
+
+_STORE_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailable, ConnectionError, OSError)
+
+
+def _change(profile_id: str, events: Sequence[Event], transitions: Sequence[Transition]
+            ) -> Document:  # fmt: skip
+    """A change for the feed: what :meth:`ProfileService.react` reads back."""
+    return {
+        "profile_id": profile_id,
+        "events": [event_document(e) for e in events],
+        "transitions": [t.model_dump(mode="json") for t in transitions],
+    }
 
 
 @dataclass

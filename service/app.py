@@ -90,7 +90,7 @@ async def build_intent_service(settings: Settings) -> IntentService | None:
     )  # fmt: skip
 
 
-async def _start_components(settings: Settings, state: dict[str, Any]) -> None:
+async def start_components(settings: Settings, state: dict[str, Any]) -> None:
     """Build the domain components into ``state``; the order matters (each uses the former)."""
     store = state["store"]
     state["profiles"] = profile_routes.build_profile_service(settings, store)
@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "store": store,
             "readiness": readiness,
         }
-        await _start_components(settings, state)
+        await start_components(settings, state)
         log.info("kairos started", extra={"store": type(store).__name__,
                                           "intent": "intent_service" in state})
         try:

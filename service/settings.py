@@ -9,7 +9,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -112,10 +112,28 @@ class Settings(BaseSettings):
     worker_in_app: bool | None = Field(
         default=None, description="Publish due steps inside the app; default: only without Redis."
     )
+    reactions: Literal["inline", "worker"] | None = Field(
+        default=None, description="Where automation, A/B goals and schedules react to events: "
+        "'inline' before /v1/events answers, or 'worker' (a Redis Stream that `kairos worker` or "
+        "the in-app worker consumes). Default: 'worker' with Redis, else 'inline'.")
     webhook_url: str | None = Field(default=None, description="Also POST each action here.")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key.")
     webhook_max_tries: int = Field(default=5, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("intent_data", "content_dir", "programmes_file", "schedules_file",
+                     mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        """``KAIROS_CONTENT_DIR=`` (empty) means none, not the current directory."""
+        return None if value == "" else value
+
+    @property
+    def reactions_in_worker(self) -> bool:
+        """Whether listeners run from the change feed (see ``reactions``)."""
+        if self.reactions is None:
+            return self.redis_url is not None
+        return self.reactions == "worker"
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

@@ -1,4 +1,9 @@
-"""The automation worker (``kairos worker``): publishes due steps, and optionally a webhook.
+"""The automation worker (``kairos worker``): reacts to events, publishes due steps, and
+optionally POSTs them to a webhook.
+
+With Redis, ``/v1/events`` stores events and leaves one change per profile in a change feed
+(:mod:`personalization.reactions`); the worker runs the listeners (automation programmes, A/B
+goals, calendar schedules) on those changes, so ingestion does not wait for them.
 
 Run as many as you like against one Redis: each due step is claimed by one worker, and a worker
 that dies mid-batch loses nothing (its claims are taken over once their lease has passed; see
@@ -22,8 +27,9 @@ import hmac
 import logging
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from typing import Any
 
 import httpx
 import orjson
@@ -31,7 +37,8 @@ from redis.exceptions import RedisError
 
 from personalization.clock import Clock, system_clock
 from personalization.errors import StoreUnavailable
-from personalization.scheduler import ActionRecord, Scheduler, build_scheduler
+from personalization.reactions import Reactions
+from personalization.scheduler import ActionRecord, Scheduler
 from service.settings import Settings
 
 log = logging.getLogger("kairos.worker")
@@ -114,8 +121,10 @@ class Worker:
         webhook: WebhookSender | None = None,
         max_deliveries: int = 32,
         name: str = "worker",
+        reactions: Reactions | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.reactions = reactions
         self.clock = clock
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -146,6 +155,12 @@ class Worker:
                 task.add_done_callback(self._deliveries.discard)
         return len(claims)
 
+    async def react_once(self) -> int:
+        """Handle one batch of changes from the feed; returns how many (0 without a feed)."""
+        if self.reactions is None:
+            return 0
+        return await self.reactions.run_once()
+
     async def _deliver(self, record: ActionRecord) -> None:
         assert self.webhook is not None
         try:
@@ -162,13 +177,16 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until ``stop`` is set; then finish the deliveries under way and return."""
         log.info("worker started", extra={"worker": self.name, "batch_size": self.batch_size})
+        full = self.reactions.batch_size if self.reactions is not None else 0
         while not stop.is_set():
             try:
+                # Reactions first: they plan the steps that may be due at once.
+                handled = await self.react_once()
                 claimed = await self.run_once()
             except (StoreUnavailable, RedisError, ConnectionError, OSError) as exc:
                 log.warning("store unavailable; retrying", extra={"error": str(exc)})
-                claimed = 0
-            if claimed < self.batch_size:
+                handled = claimed = 0
+            if claimed < self.batch_size and (full == 0 or handled < full):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_interval)
         await self.drain()
@@ -192,20 +210,25 @@ async def report_progress(
     worker: Worker, stop: asyncio.Event, every: float, emit: Callable[[str], None]
 ) -> None:
     """Every ``every`` seconds, emit published/delivered counts, rate and backlog."""
-    last, last_at = 0, time.monotonic()
+    last, last_handled, last_at = 0, 0, time.monotonic()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
         now = time.monotonic()
-        rate = (worker.published - last) / max(now - last_at, 1e-9)
+        elapsed = max(now - last_at, 1e-9)
+        rate = (worker.published - last) / elapsed
+        handled = worker.reactions.handled if worker.reactions is not None else 0
         try:
             scheduled, processing = await worker.scheduler.backlog()
             backlog = f"{scheduled} scheduled, {processing} claimed"
+            if worker.reactions is not None:
+                backlog += f", {await worker.reactions.feed.backlog()} changes waiting"
         except (StoreUnavailable, RedisError, ConnectionError, OSError):
             backlog = "backlog unknown (store unavailable)"
-        emit(f"published {worker.published} ({rate:.0f}/s), delivered {worker.delivered}, "
+        emit(f"reacted to {handled} changes ({(handled - last_handled) / elapsed:.0f}/s), "
+             f"published {worker.published} ({rate:.0f}/s), delivered {worker.delivered}, "
              f"dead-lettered {worker.dead_lettered}; {backlog}")
-        last, last_at = worker.published, now
+        last, last_handled, last_at = worker.published, handled, now
 
 
 async def run_worker(
@@ -216,28 +239,42 @@ async def run_worker(
     poll_interval: float | None = None,
     progress_every: float = 10.0,
 ) -> Worker:
-    """``kairos worker``: build the store and scheduler from ``settings`` and run until a signal.
+    """``kairos worker``: build the store, the listeners and the scheduler from ``settings`` and
+    run until a signal.
 
     Without ``redis_url`` there is nothing to share with the app (the in-process store is the
-    app's own), so this refuses to start.
+    app's own), so this refuses to start. The listeners are built as the app builds them (content
+    pool, programmes, A/B tests, schedules), without the intent model, which they do not use.
     """
-    from service.app import build_store
+    from service.app import build_store, start_components
+    from service.readiness import Readiness
 
     if settings.redis_url is None:
         raise SystemExit("kairos worker needs KAIROS_REDIS_URL: without Redis the app publishes "
                          "due steps itself (KAIROS_WORKER_IN_APP).")
     store = build_store(settings)
-    scheduler = build_scheduler(store, lease=timedelta(seconds=settings.action_lease_seconds))
+    own = settings.model_copy(update={"intent_encoder": None, "worker_in_app": False,
+                                      "lifecycle_sweep_minutes": 0})
+    state: dict[str, Any] = {"settings": own, "store": store, "readiness": Readiness()}
+    await start_components(own, state)
+    scheduler = state["scheduler"]
+    profiles = state["profiles"]
+    reactions = None
+    if profiles.changes is not None:
+        reactions = Reactions(profiles, profiles.changes, consumer=f"worker-{uuid.uuid4().hex[:8]}",
+                              batch_size=batch_size or settings.worker_batch_size)
     webhook = None
     if settings.webhook_url and settings.webhook_secret is not None:
         webhook = WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value(),
                                 max_tries=settings.webhook_max_tries,
                                 backoff=settings.webhook_backoff_seconds)
     worker = Worker(scheduler, batch_size=batch_size or settings.worker_batch_size,
-                    poll_interval=poll_interval or settings.worker_poll_seconds, webhook=webhook)
+                    poll_interval=poll_interval or settings.worker_poll_seconds, webhook=webhook,
+                    reactions=reactions)
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    emit(f"worker publishing to {settings.redis_prefix}:actions"
+    emit(("worker reacting to events, " if reactions else "worker ")
+         + f"publishing to {settings.redis_prefix}:actions"
          + (f" and {settings.webhook_url}" if webhook else "") + "; stop with Ctrl-C")
     progress = asyncio.create_task(report_progress(worker, stop, progress_every, emit))
     try:

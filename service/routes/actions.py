@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,7 @@ from personalization.programmes import (
     loads_programmes,
     parse_programmes,
 )
+from personalization.reactions import Reactions
 from personalization.redis_store import RedisStore
 from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler, build_scheduler
 from service.routes.profiles import ProfileIdPath
@@ -106,9 +108,14 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
     if in_app is None:
         in_app = not isinstance(store, RedisStore)
     if in_app:
+        reactions = None
+        if profiles is not None and profiles.changes is not None:
+            reactions = Reactions(profiles, profiles.changes,
+                                  consumer=f"in-app-{uuid.uuid4().hex[:8]}",
+                                  batch_size=settings.worker_batch_size)
         worker = Worker(scheduler, batch_size=settings.worker_batch_size,
                         poll_interval=settings.worker_poll_seconds,
-                        webhook=build_webhook(settings), name="in-app")
+                        webhook=build_webhook(settings), name="in-app", reactions=reactions)
         stop_event = asyncio.Event()
         task = asyncio.create_task(worker.run(stop_event))
         state["automation_worker"] = (worker, stop_event, task)

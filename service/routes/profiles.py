@@ -14,6 +14,7 @@ from personalization.events import PROFILE_ID_PATTERN, AttributesUpdate, Purpose
 from personalization.lifecycle import LifecyclePolicy
 from personalization.profile_service import ProfileService, Store
 from personalization.profiles import Profile, ProfilePolicy
+from personalization.reactions import build_change_feed
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -37,8 +38,10 @@ def build_profile_service(settings: Settings, store: Store) -> ProfileService:
         ),
         consent_defaults=frozenset(Purpose(p) for p in settings.consent_defaults),
     )
+    changes = (build_change_feed(store, lease=timedelta(seconds=settings.action_lease_seconds))
+               if settings.reactions_in_worker else None)
     return ProfileService(store, clock=system_clock, policy=policy,
-                          max_carried_events=settings.max_events_per_profile)
+                          max_carried_events=settings.max_events_per_profile, changes=changes)
 
 
 async def get_profile_service(request: Request) -> ProfileService:

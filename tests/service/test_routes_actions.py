@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from personalization.programmes import dumps_programmes, load_programmes
 from service.app import create_app
 from service.settings import Settings
+from tests.service.reacting import react
 
 SITE = {"X-API-Key": "site-test"}
 ADMIN = {"X-API-Key": "admin-test"}
@@ -54,6 +55,7 @@ def send(client: TestClient, who: str, *events: dict[str, Any]) -> None:
     batch = [{"event_id": uuid.uuid4().hex, "profile_id": who, **e} for e in events]
     answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
     assert answer.status_code == 200, answer.text
+    react(client)  # with Redis, `kairos worker` runs the automation on what was stored
 
 
 def test_a_persons_pending_and_past_actions_with_reasons(client: TestClient) -> None:

@@ -15,6 +15,13 @@ answers, else a ``redis-server`` started here) under a fresh key prefix, then dr
 and, for comparison, ``ProfileService.ingest`` in this process on the same Redis (batches of 100,
 no HTTP, no listeners), with the CPU time it took per event.
 
+With Redis, ``/v1/events`` only stores the events and appends one change per profile to the
+change feed; automation, A/B goals and schedules react in ``kairos worker``
+(:mod:`personalization.reactions`). So the run has three parts: ingestion with no worker running
+(what the API takes), then one ``kairos worker`` started on the backlog the ingestion left (how
+fast reactions follow; the feed must end empty), then batches again with that worker running on
+the same two cores (the rate at which both keep pace).
+
 Only 200 answers whose ``accepted`` count matches what was sent are counted. Afterwards 20 fresh
 profiles receive 100 events each (a mix of views, searches, carts, purchases, clicks, chat and
 consent, in batches of 10) and ``MEMORY USAGE`` is read for each profile hash; the event stream and
@@ -35,7 +42,9 @@ import itertools
 import json
 import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -55,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._server import SITE_KEY, kairos  # noqa: E402
 from personalization.keys import Keys  # noqa: E402
+from personalization.reactions import GROUP  # noqa: E402
 from tests.redis_servers import answers, start_redis  # noqa: E402
 
 console = Console(width=150)
@@ -246,6 +256,60 @@ def drop_prefix(redis_url: str, prefix: str) -> None:
     client.close()
 
 
+@contextmanager
+def reaction_worker(redis_url: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+    """One ``kairos worker`` (reactions and publishing) in its own session, stopped by SIGTERM."""
+    env = {**os.environ, "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
+           "KAIROS_LOG_LEVEL": "WARNING", "KAIROS_CONTENT_DIR": ""}
+    process = subprocess.Popen([str(ROOT / ".venv/bin/kairos"), "worker", "--progress-every",
+                                "3600"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the worker is up
+        if b"publishing to" not in first:
+            raise RuntimeError(f"kairos worker did not start: {first!r}")
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def changes_waiting(redis_url: str, prefix: str) -> int:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int(client.xlen(Keys(prefix).shared("changes")))
+    finally:
+        client.close()
+
+
+def drain_with_worker(redis_url: str, prefix: str, session_cpu: Callable[[int], float]
+                      ) -> dict[str, float]:  # fmt: skip
+    """Start one worker on the backlog; time it until the feed is empty (nothing lost)."""
+    backlog = changes_waiting(redis_url, prefix)
+    with reaction_worker(redis_url, prefix) as process:
+        began, cpu = time.perf_counter(), session_cpu(process.pid)
+        waiting = backlog
+        with console.status("worker reacting") as status:
+            while waiting > 0:
+                time.sleep(0.2)
+                waiting = changes_waiting(redis_url, prefix)
+                status.update(f"worker reacting: {backlog - waiting:,} of {backlog:,} changes")
+        elapsed = time.perf_counter() - began
+        worker_cpu = session_cpu(process.pid) - cpu
+    client = redis.Redis.from_url(redis_url)
+    groups = client.xinfo_groups(Keys(prefix).shared("changes"))
+    client.close()
+    pending = sum(int(g["pending"]) for g in groups if g["name"].decode() == GROUP)
+    return {"changes": backlog, "seconds": elapsed, "changes_per_s": backlog / elapsed,
+            "worker_cpu_us_per_change": worker_cpu / max(backlog, 1) * 1e6,
+            "left_unacknowledged": pending}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15)
@@ -279,6 +343,14 @@ def main() -> None:
                     result["redis_cpu_us_per_event"] = (
                         redis_cpu_seconds(redis_url) - store) / events * 1e6
                     figures[mode] = result
+                # 20 profiles per batch of 100: one change per profile and batch.
+                figures["reactions"] = drain_with_worker(redis_url, prefix, session_cpu_seconds)
+                with reaction_worker(redis_url, prefix):
+                    result = asyncio.run(drive(base, batch_body, seconds=args.seconds,
+                                               concurrency=args.batch_concurrency))
+                    waiting_after = changes_waiting(redis_url, prefix)
+                    result["changes_waiting_at_end"] = waiting_after
+                    figures["batch_100_with_worker"] = result
                 ids = asyncio.run(fill_profiles(base, prefix, count=20, per_profile=100))
                 figures["memory"] = memory_usage(redis_url, prefix, ids)
                 figures["load_average_after"] = os.getloadavg()[0]
@@ -305,6 +377,17 @@ def main() -> None:
     console.print("* 2 s of CPU per second divided by the server's and Redis' CPU per event: what "
                   "two cores could ingest if nothing else ran (the client excluded). On a shared "
                   "machine the measured events/s fall short of it.")
+    r = figures["reactions"]
+    console.print(f"Reactions (one kairos worker on the backlog of the runs above): "
+                  f"{r['changes']:,} changes in {r['seconds']:.1f} s = {r['changes_per_s']:,.0f} "
+                  f"changes/s (one change per profile and batch, 5 events each: "
+                  f"{5 * r['changes_per_s']:,.0f} events/s), {r['worker_cpu_us_per_change']:.0f} "
+                  f"µs worker CPU per change; {r['left_unacknowledged']} left unacknowledged.")
+    w = figures["batch_100_with_worker"]
+    console.print(f"Batches of 100 with that worker running on the same cores: "
+                  f"{w['events_per_s']:,.0f} events/s (p50 {w['p50_ms']:.0f} ms, p99 "
+                  f"{w['p99_ms']:.0f} ms, {w['failed_requests']} failed); "
+                  f"{w['changes_waiting_at_end']:,} changes waiting at the end.")
     f = figures["in_process"]
     console.print(f"In process (ProfileService.ingest on Redis, batches of 100, no HTTP, no "
                   f"listeners, one core): {f['events_per_s']:,.0f} events/s, "

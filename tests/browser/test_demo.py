@@ -151,7 +151,7 @@ def test_defaults_stay_when_kairos_is_down(browser: Browser, kairos_server: Serv
     for slot in SLOTS:
         element = page.locator(f'[data-kairos-slot="{slot}"]')
         assert element.get_attribute("data-kairos-item") is None
-    expect(page.locator("#why-body")).to_contain_text("nicht rechtzeitig")
+    expect(page.locator("#why-body")).to_contain_text("nicht rechtzeitig", timeout=10_000)
     page.screenshot(path=str(screenshots / "demo-kairos-down.png"), full_page=True)
     context.close()
 

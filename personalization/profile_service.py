@@ -295,7 +295,9 @@ class ProfileService:
             written[subject] = result.profile
             return to_document(result.profile)
 
-        batch = [(pid, [event_document(e) for e in evs]) for pid, evs in groups.items()]
+        documents = {(pid, e.event_id): event_document(e) for pid, evs in groups.items()
+                     for e in evs}
+        batch = [(pid, [documents[(pid, e.event_id)] for e in evs]) for pid, evs in groups.items()]
         results = await self.store.apply(batch, reducer)
         changes = _Changes()
         notices: list[Coroutine[Any, Any, None]] = []
@@ -317,7 +319,11 @@ class ProfileService:
                 applied = [known[(result.profile_id, i)] for i in result.applied
                            if (result.profile_id, i) in known and i not in replayed]
                 if self.changes is not None:
-                    feed.append(_change(result.profile_id, applied, moved))
+                    feed.append({
+                        "profile_id": result.profile_id,
+                        "events": [documents[(result.profile_id, e.event_id)] for e in applied],
+                        "transitions": [t.model_dump(mode="json") for t in moved],
+                    })
                 else:
                     notices.append(self._notify(profile, applied, moved))
         if feed:
@@ -342,16 +348,6 @@ class ProfileService:
 
 
 _STORE_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailable, ConnectionError, OSError)
-
-
-def _change(profile_id: str, events: Sequence[Event], transitions: Sequence[Transition]
-            ) -> Document:  # fmt: skip
-    """A change for the feed: what :meth:`ProfileService.react` reads back."""
-    return {
-        "profile_id": profile_id,
-        "events": [event_document(e) for e in events],
-        "transitions": [t.model_dump(mode="json") for t in transitions],
-    }
 
 
 @dataclass

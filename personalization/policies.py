@@ -28,7 +28,10 @@ builds the implementation from the registry :data:`POLICIES`, keyed by name:
 ``"thompson"``
     Thompson sampling: draw the factors for each candidate, show the best draw. Its propensity
     (the probability of showing this item first) is estimated from ``propensity_draws`` more
-    draws.
+    draws. ``exploration`` scales the spread of the draws (1 draws from the posterior itself,
+    0.5 from one half as wide, with the same means): the product of several factors, each
+    with a prior of its own, is wider than the evidence warrants, and in the decision
+    simulator half the spread wins about 3 points of CTR over the full one.
 ``"epsilon_greedy"``
     The best posterior mean, and with probability ``epsilon`` a uniform pick among ``top_k``.
 ``"greedy"``
@@ -130,17 +133,20 @@ class ThompsonSampling:
     """Thompson sampling over the correction factor ``r`` (see the module docstring)."""
 
     name: ClassVar[str] = "thompson"
-    prior_strength: float = 10.0
-    item_strength: float = 10.0
-    top_k: int = 5
+    prior_strength: float = 20.0
+    item_strength: float = 20.0
+    top_k: int = 4
     propensity_draws: int = 256
     context_features: tuple[str, ...] = ("phase", "moment")
     factorised: bool = True
+    exploration: float = 0.5
 
     def __post_init__(self) -> None:
         _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
         if self.propensity_draws < 16:
             raise ValueError("propensity_draws must be at least 16")
+        if not 0.0 < self.exploration <= 1.0:
+            raise ValueError("exploration must lie in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,14 +236,20 @@ class _Thompson(_Base):
         item_mean = self._item_mean(stats)[explored]
         draws_n = self.config.propensity_draws + 1
         size = (draws_n, len(explored))
+        # Gamma(s * shape, s * rate) keeps the mean and divides the spread by sqrt(s).
+        s = 1.0 / self.config.exploration**2
         item = self.rng.gamma(
-            a + stats.item_clicks[explored], 1.0 / (a + stats.item_expected[explored]), size=size
+            s * (a + stats.item_clicks[explored]),
+            1.0 / (s * (a + stats.item_expected[explored])),
+            size=size,
         )
         thetas = prior[explored] * item
         clicks, expected = np.atleast_2d(stats.clicks), np.atleast_2d(stats.expected)
         for g in range(clicks.shape[0]):
             thetas = thetas * self.rng.gamma(
-                b + clicks[g, explored], 1.0 / (b + expected[g, explored] * item_mean), size=size
+                s * (b + clicks[g, explored]),
+                1.0 / (s * (b + expected[g, explored] * item_mean)),
+                size=size,
             )
         scores = np.full(len(prior), -np.inf)
         scores[explored] = thetas[0]

@@ -191,7 +191,10 @@ async def test_a_failing_intent_model_degrades_but_answers() -> None:
 
 async def test_the_better_item_gains_share_as_clicks_come_in(backend: Backend) -> None:
     store = make_store(backend)
-    decider = await make_decider(store, [item("hero-good"), item("hero-poor")], seed=3)
+    # The poor item starts ahead on the marketer's priority: only the clicks can overturn that.
+    decider = await make_decider(
+        store, [item("hero-good", priority=0), item("hero-poor", priority=100)], seed=3
+    )
     click_rate = {"hero-good": 0.35, "hero-poor": 0.03}
     rng = np.random.default_rng(11)
     shown: list[str] = []

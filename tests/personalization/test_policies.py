@@ -36,7 +36,8 @@ def test_registry_builds_each_policy_by_name() -> None:
     "build",
     [lambda: ThompsonSampling(top_k=0), lambda: ThompsonSampling(prior_strength=0),
      lambda: ThompsonSampling(context_features=("weather",)),
-     lambda: EpsilonGreedy(epsilon=0.9), lambda: ThompsonSampling(propensity_draws=2)],
+     lambda: EpsilonGreedy(epsilon=0.9), lambda: ThompsonSampling(propensity_draws=2),
+     lambda: ThompsonSampling(exploration=0), lambda: ThompsonSampling(exploration=1.5)],
 )  # fmt: skip
 def test_invalid_configurations_are_refused(build: object) -> None:
     with pytest.raises(ValueError):
@@ -59,6 +60,17 @@ def test_thompson_propensities_are_a_distribution_over_the_explored_set() -> Non
     assert choice.propensity.sum() == pytest.approx(1.0)
     assert (choice.propensity > 0).sum() == 4  # exploration is bounded to top_k
     assert choice.propensity[choice.order[0]] > 0
+
+
+def test_less_exploration_shows_the_best_mean_more_often_and_keeps_others_possible() -> None:
+    prior = np.asarray([0.10, 0.09, 0.05])
+    s = stats([0, 0, 0], [0, 0, 0])
+    wide = make_policy(ThompsonSampling(exploration=1.0), create_rng(3)).predict(prior, s)
+    narrow = make_policy(ThompsonSampling(exploration=0.5), create_rng(3)).predict(prior, s)
+    assert narrow.propensity[0] > wide.propensity[0]
+    assert narrow.propensity[1] > 0.05  # the close second is still explored
+    assert narrow.propensity.sum() == pytest.approx(1.0)
+    assert np.allclose(narrow.learned, wide.learned)  # same posterior means
 
 
 def test_evidence_moves_the_choice_against_the_prior() -> None:

@@ -566,13 +566,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
-        "--context", default="phase,moment,device", help="bandit context features (factorised)"
+        "--context", default="phase,moment", help="bandit context features (factorised)"
     )
     parser.add_argument("--only-kairos", action="store_true")
     parser.add_argument(
         "--policy",
-        default='{"prior_strength": 20, "item_strength": 20, "top_k": 4}',
-        help="ThompsonSampling options as JSON",
+        default="{}",
+        help="ThompsonSampling options as JSON (default: the product's defaults)",
     )
     args = parser.parse_args(argv)
 

@@ -309,7 +309,8 @@ class Automation:
         run_id = uuid.uuid4().hex
         first = await self._plan(person, programme, programme.action, at + programme.action.delay,
                                  run_id, None, [f"{programme.id} triggered: {why}"], now)
-        await self._follow(person, programme, programme.action, first, now)
+        await self.scheduler.schedule(
+            [first, *await self._follow(person, programme, programme.action, first, now)])
 
     async def _plan_chain(
         self, person: Person, programme: Programme, step: Step, parent: ActionRecord,
@@ -318,13 +319,16 @@ class Automation:
         why = [f"{parent.step} was {step.when} at {at:%Y-%m-%d %H:%M}"]
         record = await self._plan(person, programme, step, at + step.delay, parent.run_id,
                                   parent, why, now)
-        return [record, *await self._follow(person, programme, step, record, now)]
+        planned = [record, *await self._follow(person, programme, step, record, now)]
+        await self.scheduler.schedule(planned)
+        return planned
 
     async def _follow(
         self, person: Person, programme: Programme, step: Step, record: ActionRecord,
         now: datetime,
     ) -> list[ActionRecord]:
-        """Schedule the follow-ups of ``step`` that do not wait for an outcome."""
+        """Plan the follow-ups of ``step`` that do not wait for an outcome (the caller schedules
+        them with ``step``'s record, in one write)."""
         if record.status != "pending":
             return []
         planned: list[ActionRecord] = []
@@ -347,7 +351,6 @@ class Automation:
     ) -> ActionRecord:
         record = await plan_record(self.planner, person, programme, step, due, run_id, parent,
                                    why, now)  # fmt: skip
-        await self.scheduler.schedule([record])
         log.info("step planned", extra={"profile_id": person.profile_id, "programme": programme.id,
                                         "step": step.id, "status": record.status})
         return record

@@ -1,4 +1,4 @@
-"""``/demo``: the shop page "Gipfelwerk" that shows the website snippet at work (de and en).
+"""``/demo``: the shop page "Bergfalke" that shows the website snippet at work (de and en).
 
 The page is an ordinary shop page with its own default content in every
 ``[data-kairos-slot]`` element and the snippet (``/static/kairos.js``) with this instance's site

@@ -147,7 +147,7 @@ def test_defaults_stay_when_kairos_is_down(browser: Browser, kairos_server: Serv
     page.goto(f"{kairos_server.url}/demo?endpoint=http://127.0.0.1:{closed}")
     hero = page.locator('[data-kairos-slot="hero"]')
     expect(hero).to_have_attribute("data-kairos-filled", "false", timeout=10_000)
-    expect(hero).to_contain_text("Willkommen bei Gipfelwerk")
+    expect(hero).to_contain_text("Willkommen bei Bergfalke")
     for slot in SLOTS:
         element = page.locator(f'[data-kairos-slot="{slot}"]')
         assert element.get_attribute("data-kairos-item") is None
@@ -172,7 +172,7 @@ def test_defaults_stay_when_kairos_is_slow(browser: Browser, kairos_server: Serv
     hero = page.locator('[data-kairos-slot="hero"]')
     expect(hero).to_have_attribute("data-kairos-filled", "false", timeout=10_000)
     page.wait_for_timeout(2000)  # a late answer must not replace the defaults either
-    expect(hero).to_contain_text("Willkommen bei Gipfelwerk")
+    expect(hero).to_contain_text("Willkommen bei Bergfalke")
     assert hero.get_attribute("data-kairos-item") is None
     context.close()
 

@@ -187,7 +187,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_routers(app, settings)
 
     # Outermost last: request id and timing see everything, then CORS, limits, the UA filler.
-    app.add_middleware(blocks.DecideUserAgentMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        exempt_prefixes=("/v1/imports/",))
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,

@@ -10,14 +10,12 @@ including page keeps its own content. Answers are personal: never cached by a sh
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personalization.decider import Decider
 from personalization.decisions import DecisionRequest
@@ -86,66 +84,3 @@ async def block(
     if item.html is not None:
         return Response(item.html, media_type="text/html; charset=utf-8", headers=headers)
     return Response(item.text, media_type="text/plain; charset=utf-8", headers=headers)
-
-
-class DecideUserAgentMiddleware:
-    """Fills ``context.user_agent`` of ``POST /v1/decide`` from the request's header when absent.
-
-    The website snippet leaves the User-Agent to the server (it is in every request anyway).
-    Only JSON bodies of that one route are touched; anything unparseable passes unchanged and
-    the route reports it.
-    """
-
-    def __init__(self, app: ASGIApp, path: str = "/v1/decide") -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        agent = next((v for k, v in scope["headers"] if k == b"user-agent"), None)
-        if agent is None:
-            await self.app(scope, receive, send)
-            return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = _with_user_agent(b"".join(chunks), agent.decode("latin-1")[:1000])
-        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        scope = {**scope, "headers": headers}
-        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
-
-
-def _with_user_agent(body: bytes, agent: str) -> bytes:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(data, dict):
-        return body
-    context = data.get("context")
-    if context is None:
-        context = data["context"] = {}
-    if not isinstance(context, dict) or context.get("user_agent"):
-        return body
-    context["user_agent"] = agent
-    return json.dumps(data).encode()
-
-
-def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
-    async def receive() -> Message:
-        if messages:
-            return messages.pop(0)
-        if then is not None:
-            return await then()
-        return {"type": "http.disconnect"}
-
-    return receive

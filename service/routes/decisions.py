@@ -179,6 +179,10 @@ async def decide(
     request: Request, body: DecisionRequest, decider: DeciderDep, metrics: MetricsDep
 ) -> Decision:
     now = system_clock()
+    agent = request.headers.get("user-agent")
+    if body.context.user_agent is None and agent:  # the snippet leaves it to the header
+        body = body.model_copy(update={
+            "context": body.context.model_copy(update={"user_agent": agent[:1000]})})
     # A signed newsletter-link token in the page URL names the person (and is stripped).
     body, _visit = identify(getattr(request.state, "link_signer", None), body, now=now)
     decision = await decider.decide(body, now)

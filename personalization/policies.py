@@ -32,6 +32,13 @@ builds the implementation from the registry :data:`POLICIES`, keyed by name:
     0.5 from one half as wide, with the same means): the product of several factors, each
     with a prior of its own, is wider than the evidence warrants, and in the decision
     simulator half the spread wins about 3 points of CTR over the full one.
+    ``explore_clicks`` ``h`` makes it explore early and exploit later: the spread is divided
+    further by ``sqrt(1 + C / h)``, ``C`` the clicks the context has gathered (those of its
+    least-known feature value, over the candidates), so a new context explores as much as
+    ``exploration`` allows and a well-known one mostly shows its best. ``None`` keeps the
+    spread fixed. In the decision simulator 1000 clicks win about half a point of the
+    observable oracle over a fixed spread (mean of nine runs: three seeds, three policy
+    seeds); 300 or fewer narrow too soon and sometimes settle on a worse item.
 ``"epsilon_greedy"``
     The best posterior mean, and with probability ``epsilon`` a uniform pick among ``top_k``.
 ``"greedy"``
@@ -140,9 +147,12 @@ class ThompsonSampling:
     context_features: tuple[str, ...] = ("phase", "moment")
     factorised: bool = True
     exploration: float = 0.5
+    explore_clicks: float | None = 1000.0
 
     def __post_init__(self) -> None:
         _validate_common(self.prior_strength, self.item_strength, self.top_k, self.context_features)
+        if self.explore_clicks is not None and self.explore_clicks <= 0:
+            raise ValueError("explore_clicks must be positive")
         if self.propensity_draws < 16:
             raise ValueError("propensity_draws must be at least 16")
         if not 0.0 < self.exploration <= 1.0:
@@ -238,13 +248,17 @@ class _Thompson(_Base):
         size = (draws_n, len(explored))
         # Gamma(s * shape, s * rate) keeps the mean and divides the spread by sqrt(s).
         s = 1.0 / self.config.exploration**2
+        clicks, expected = np.atleast_2d(stats.clicks), np.atleast_2d(stats.expected)
+        h = self.config.explore_clicks
+        if h is not None:
+            # The context's evidence: the clicks of its least-known feature value.
+            s *= 1.0 + float(clicks.sum(axis=1).min()) / h
         item = self.rng.gamma(
             s * (a + stats.item_clicks[explored]),
             1.0 / (s * (a + stats.item_expected[explored])),
             size=size,
         )
         thetas = prior[explored] * item
-        clicks, expected = np.atleast_2d(stats.clicks), np.atleast_2d(stats.expected)
         for g in range(clicks.shape[0]):
             thetas = thetas * self.rng.gamma(
                 s * (b + clicks[g, explored]),

@@ -37,7 +37,8 @@ def test_registry_builds_each_policy_by_name() -> None:
     [lambda: ThompsonSampling(top_k=0), lambda: ThompsonSampling(prior_strength=0),
      lambda: ThompsonSampling(context_features=("weather",)),
      lambda: EpsilonGreedy(epsilon=0.9), lambda: ThompsonSampling(propensity_draws=2),
-     lambda: ThompsonSampling(exploration=0), lambda: ThompsonSampling(exploration=1.5)],
+     lambda: ThompsonSampling(exploration=0), lambda: ThompsonSampling(exploration=1.5),
+     lambda: ThompsonSampling(explore_clicks=0)],
 )  # fmt: skip
 def test_invalid_configurations_are_refused(build: object) -> None:
     with pytest.raises(ValueError):
@@ -71,6 +72,22 @@ def test_less_exploration_shows_the_best_mean_more_often_and_keeps_others_possib
     assert narrow.propensity[1] > 0.05  # the close second is still explored
     assert narrow.propensity.sum() == pytest.approx(1.0)
     assert np.allclose(narrow.learned, wide.learned)  # same posterior means
+
+
+def test_a_well_known_context_explores_less_with_explore_clicks() -> None:
+    prior = np.asarray([0.10, 0.09, 0.05])
+    fresh = stats([0, 0, 0], [0, 0, 0])
+    known = stats([100, 90, 50], [100, 90, 50])  # 240 clicks, each item as its prior said
+    fixed = ThompsonSampling(explore_clicks=None)
+    decaying = ThompsonSampling(explore_clicks=60)
+    # Without evidence in the context both explore the same.
+    assert np.allclose(make_policy(fixed, create_rng(5)).predict(prior, fresh).propensity,
+                       make_policy(decaying, create_rng(5)).predict(prior, fresh).propensity)
+    steady = make_policy(fixed, create_rng(5)).predict(prior, known)
+    exploiting = make_policy(decaying, create_rng(5)).predict(prior, known)
+    assert exploiting.propensity[0] > steady.propensity[0] + 0.05
+    assert exploiting.propensity.sum() == pytest.approx(1.0)
+    assert np.allclose(exploiting.learned, steady.learned)  # same posterior means
 
 
 def test_evidence_moves_the_choice_against_the_prior() -> None:

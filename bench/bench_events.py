@@ -141,9 +141,10 @@ def redis_cpu_seconds(redis_url: str) -> float:
 
 
 async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]], *,
-                seconds: float, concurrency: int) -> dict[str, float]:
+                seconds: float, concurrency: int) -> dict[str, Any]:
     """Closed loop for ``seconds``: events/s accepted, request latencies, failures."""
     latencies: list[float] = []
+    errors: dict[str, int] = {}
     events = 0
     failures = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -158,11 +159,18 @@ async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]
             while time.perf_counter() < stop:
                 body, count = body_for(rng)
                 started = time.perf_counter()
-                answer = await client.post("/v1/events", content=body)
+                try:
+                    answer = await client.post("/v1/events", content=body)
+                except httpx.HTTPError as exc:  # counted, named, and the run goes on
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    failures += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
                 if answer.status_code == 200 and len(answer.json()["accepted"]) == count:
                     events += count
                 else:
+                    errors[f"HTTP {answer.status_code}"] = errors.get(
+                        f"HTTP {answer.status_code}", 0) + 1
                     failures += 1
 
         began = time.perf_counter()
@@ -175,6 +183,7 @@ async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
         "failed_requests": failures,
+        "errors": errors,
         "elapsed_s": elapsed,
     }
 
@@ -374,6 +383,9 @@ def main() -> None:
                       f"{f['server_cpu_us_per_event']:.0f}", f"{f['redis_cpu_us_per_event']:.0f}",
                       f"{f['capacity_2_cores']:,.0f}")
     console.print(table)
+    for mode in ("single", "batch_100", "batch_100_with_worker"):
+        if figures[mode]["errors"]:
+            console.print(f"[red]{mode}: failed requests by kind: {figures[mode]['errors']}")
     console.print("* 2 s of CPU per second divided by the server's and Redis' CPU per event: what "
                   "two cores could ingest if nothing else ran (the client excluded). On a shared "
                   "machine the measured events/s fall short of it.")

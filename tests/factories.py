@@ -34,3 +34,18 @@ async def keys_mentioning(backend: Backend, text: str) -> list[str]:
         async for key in backend.redis.scan_iter(match=match):
             found.append(key.decode())
     return [key for key in found if text in key]
+
+
+def drop_prefix(conn: Any, prefix: str) -> None:
+    """Delete every key of ``prefix`` through a synchronous client (single Redis or Cluster), so
+    a test leaves the machine's Redis as it found it."""
+    from redis.cluster import RedisCluster
+
+    if isinstance(conn, RedisCluster):
+        for node in conn.get_primaries():
+            for key in list(conn.scan_iter(match=f"{prefix}:*", target_nodes=node)):
+                conn.delete(key)
+        return
+    keys = list(conn.scan_iter(match=f"{prefix}:*"))
+    for start in range(0, len(keys), 500):
+        conn.delete(*keys[start : start + 500])

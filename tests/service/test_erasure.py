@@ -20,6 +20,7 @@ from redis.cluster import RedisCluster
 
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
+from tests.factories import drop_prefix
 from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
 
 SITE = {"X-API-Key": SITE_KEY}
@@ -74,6 +75,7 @@ def app_and_conn(request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, A
                              content_dir=PACKAGE_ROOT / "content_pool" / "demo")
     with TestClient(create_app(settings)) as client:
         yield client, conn, prefix
+    drop_prefix(conn, prefix)
     conn.close()
 
 

@@ -31,6 +31,7 @@ from personalization.reactions import RedisChangeFeed
 from personalization.redis_store import RedisStore
 from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler
 from service.worker import WebhookSender, Worker, sign, verify
+from tests.conftest import _delete_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -170,11 +171,7 @@ async def test_worker_processes_share_the_work_and_stop_on_sigterm(redis_url: st
         pending = [(r.programme, r.step) for r in await scheduler.actions(who)
                    if r.status == "pending"]
         assert pending == [("cart_abandonment", "reminder"), ("cart_abandonment", "incentive")]
-    for who in shoppers:
-        await ingest.erase(who)
-        await scheduler.erase_person(who)
-    await client.delete(scheduler.stream_key, scheduler.schedule_key, scheduler.processing_key,
-                        feed.key)
+    await _delete_prefix(client, prefix)
     await client.aclose()
 
 

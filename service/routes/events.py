@@ -9,9 +9,14 @@ silently; ``complete`` is ``false`` whenever something was rejected. Only when n
 the answer a 422 problem (with the same list under ``errors``). A repeated ``event_id`` is
 accepted again and reported under ``duplicates``, applied once.
 
-The answer comes after the store acknowledged every accepted event. When the store cannot be
-reached the answer is a 503 problem with ``Retry-After``, and nothing is acknowledged: send the
-same batch again (repeated ids are applied once).
+The answer comes after the store acknowledged every accepted event and the profiles are updated.
+When the store cannot be reached the answer is a 503 problem with ``Retry-After``, and nothing is
+acknowledged: send the same batch again (repeated ids are applied once).
+
+What the events set off (automation programmes, A/B goals, calendar schedules) runs before the
+answer with ``KAIROS_REACTIONS=inline`` (the embedded store's default), or moments later in
+``kairos worker`` from the change feed (the default with Redis; see
+:mod:`personalization.reactions`).
 """
 
 from __future__ import annotations

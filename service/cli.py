@@ -52,11 +52,13 @@ def serve(
 
 @app.command()
 def worker(
-    batch_size: int = typer.Option(0, min=0, help="Steps per claim (0: KAIROS_WORKER_BATCH_SIZE)."),
+    batch_size: int = typer.Option(
+        0, min=0, help="Steps per claim and changes per take (0: KAIROS_WORKER_BATCH_SIZE)."),
     poll: float = typer.Option(0.0, min=0, help="Seconds between polls (0: from settings)."),
     progress_every: float = typer.Option(10.0, min=0.1, help="Seconds between progress lines."),
 ) -> None:
-    """Publish due automation steps to the actions stream (and webhook); safe to run several."""
+    """React to stored events (automation, A/B goals, schedules) and publish due steps to the
+    actions stream (and webhook); safe to run several."""
     import asyncio
 
     from service.settings import Settings

@@ -82,13 +82,37 @@ def kairos(redis_url: str | None, *, workers: int = 2, env: dict[str, str] | Non
             time.sleep(0.25)
         yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_session(process, timeout=20)
         log_file.close()
 
 
-__all__ = ["ADMIN_KEY", "SITE_KEY", "Server", "dedicated_redis", "free_port", "kairos"]
+@contextmanager
+def kairos_worker(redis_url: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+    """One ``kairos worker`` (reactions and publishing) in its own session, up when yielded."""
+    env = {**os.environ, "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
+           "KAIROS_LOG_LEVEL": "WARNING", "KAIROS_CONTENT_DIR": ""}
+    process = subprocess.Popen([str(ROOT / ".venv/bin/kairos"), "worker", "--progress-every",
+                                "3600"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # its first line says it is up
+        if b"publishing to" not in first:
+            raise RuntimeError(f"kairos worker did not start: {first!r}")
+        yield process
+    finally:
+        stop_session(process, timeout=30)
+
+
+def stop_session(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM to the process's session (uvicorn's workers too); SIGKILL after ``timeout``."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+__all__ = ["ADMIN_KEY", "SITE_KEY", "Server", "dedicated_redis", "free_port", "kairos",
+           "kairos_worker", "stop_session"]

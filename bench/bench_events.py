@@ -42,9 +42,7 @@ import itertools
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -62,7 +60,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._server import SITE_KEY, kairos  # noqa: E402
+from bench._server import SITE_KEY, kairos, kairos_worker  # noqa: E402
 from personalization.keys import Keys  # noqa: E402
 from personalization.reactions import GROUP  # noqa: E402
 from tests.redis_servers import answers, start_redis  # noqa: E402
@@ -265,29 +263,6 @@ def drop_prefix(redis_url: str, prefix: str) -> None:
     client.close()
 
 
-@contextmanager
-def reaction_worker(redis_url: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
-    """One ``kairos worker`` (reactions and publishing) in its own session, stopped by SIGTERM."""
-    env = {**os.environ, "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
-           "KAIROS_LOG_LEVEL": "WARNING", "KAIROS_CONTENT_DIR": ""}
-    process = subprocess.Popen([str(ROOT / ".venv/bin/kairos"), "worker", "--progress-every",
-                                "3600"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()  # the worker is up
-        if b"publishing to" not in first:
-            raise RuntimeError(f"kairos worker did not start: {first!r}")
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def changes_waiting(redis_url: str, prefix: str) -> int:
     client = redis.Redis.from_url(redis_url)
     try:
@@ -300,7 +275,7 @@ def drain_with_worker(redis_url: str, prefix: str, session_cpu: Callable[[int], 
                       ) -> dict[str, float]:  # fmt: skip
     """Start one worker on the backlog; time it until the feed is empty (nothing lost)."""
     backlog = changes_waiting(redis_url, prefix)
-    with reaction_worker(redis_url, prefix) as process:
+    with kairos_worker(redis_url, prefix) as process:
         began, cpu = time.perf_counter(), session_cpu(process.pid)
         waiting = backlog
         with console.status("worker reacting") as status:
@@ -354,7 +329,7 @@ def main() -> None:
                     figures[mode] = result
                 # 20 profiles per batch of 100: one change per profile and batch.
                 figures["reactions"] = drain_with_worker(redis_url, prefix, session_cpu_seconds)
-                with reaction_worker(redis_url, prefix):
+                with kairos_worker(redis_url, prefix):
                     result = asyncio.run(drive(base, batch_body, seconds=args.seconds,
                                                concurrency=args.batch_concurrency))
                     waiting_after = changes_waiting(redis_url, prefix)

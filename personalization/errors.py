@@ -10,6 +10,8 @@ PersonalizationError
 
 from __future__ import annotations
 
+from redis.exceptions import RedisError
+
 
 class PersonalizationError(Exception):
     """Root of every error raised by :mod:`personalization`."""
@@ -33,3 +35,8 @@ class ConflictError(PersonalizationError, RuntimeError):
 
 class StoreUnavailable(PersonalizationError, ConnectionError):
     """The store cannot be reached; callers may degrade or ask the client to retry."""
+
+
+STORE_ERRORS: tuple[type[Exception], ...] = (StoreUnavailable, RedisError, OSError)
+"""What a lost store raises: our own error, redis-py's (code that talks to Redis directly, such
+as the scheduler, sees these unwrapped), and the socket's. Retry later; do not drop the work."""

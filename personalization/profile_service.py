@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from personalization import identity
 from personalization.clock import Clock, system_clock
-from personalization.errors import ProfileNotFound, StoreUnavailable
+from personalization.errors import STORE_ERRORS, ProfileNotFound
 from personalization.events import (
     AttributesUpdate,
     ConsentProperties,
@@ -213,7 +213,7 @@ class ProfileService:
             return
         events = [parse_event(d) for d in change.get("events", [])]
         transitions = [Transition.model_validate(t) for t in change.get("transitions", [])]
-        await self._notify(profile, events, transitions, reraise=_STORE_ERRORS)
+        await self._notify(profile, events, transitions, reraise=STORE_ERRORS)
 
     # -- reading ---------------------------------------------------------------------------------
     async def find(self, profile_id: str) -> Profile | None:
@@ -345,9 +345,6 @@ class ProfileService:
             except Exception:  # the events are stored; one listener must not undo that
                 log.exception("profile listener failed",
                               extra={"listener": type(listener).__name__})
-
-
-_STORE_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailable, ConnectionError, OSError)
 
 
 @dataclass

@@ -40,9 +40,9 @@ from itertools import count
 from typing import Any, Protocol
 
 import orjson
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
-from personalization.errors import StoreUnavailable
+from personalization.errors import STORE_ERRORS
 from personalization.keys import Keys
 from personalization.store import Document
 
@@ -240,7 +240,7 @@ class Reactions:
         for entry_id, change in changes:
             try:
                 await self.profiles.react(change)
-            except (StoreUnavailable, RedisError, ConnectionError, OSError) as exc:
+            except STORE_ERRORS as exc:
                 # The store went away: keep this change and the later ones of the profile.
                 log.warning("reaction postponed", extra={"profile_id": change.get("profile_id"),
                                                          "error": str(exc)})

@@ -33,10 +33,9 @@ from typing import Any
 
 import httpx
 import orjson
-from redis.exceptions import RedisError
 
 from personalization.clock import Clock, system_clock
-from personalization.errors import StoreUnavailable
+from personalization.errors import STORE_ERRORS
 from personalization.reactions import Reactions
 from personalization.scheduler import ActionRecord, Scheduler
 from service.settings import Settings
@@ -183,7 +182,7 @@ class Worker:
                 # Reactions first: they plan the steps that may be due at once.
                 handled = await self.react_once()
                 claimed = await self.run_once()
-            except (StoreUnavailable, RedisError, ConnectionError, OSError) as exc:
+            except STORE_ERRORS as exc:
                 log.warning("store unavailable; retrying", extra={"error": str(exc)})
                 handled = claimed = 0
             if claimed < self.batch_size and (full == 0 or handled < full):
@@ -223,7 +222,7 @@ async def report_progress(
             backlog = f"{scheduled} scheduled, {processing} claimed"
             if worker.reactions is not None:
                 backlog += f", {await worker.reactions.feed.backlog()} changes waiting"
-        except (StoreUnavailable, RedisError, ConnectionError, OSError):
+        except STORE_ERRORS:
             backlog = "backlog unknown (store unavailable)"
         emit(f"reacted to {handled} changes ({(handled - last_handled) / elapsed:.0f}/s), "
              f"published {worker.published} ({rate:.0f}/s), delivered {worker.delivered}, "

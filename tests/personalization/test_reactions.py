@@ -7,7 +7,11 @@ import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
+import redis.exceptions
+
 from personalization.clock import FrozenClock
+from personalization.errors import StoreUnavailable
 from personalization.events import Event
 from personalization.keys import Keys
 from personalization.lifecycle import Stage
@@ -105,11 +109,18 @@ async def test_changes_held_by_a_dead_consumer_come_back_after_the_lease(
     assert [who for who, *_ in recorder.heard] == ["u1"] and await feed.backlog() == 0
 
 
-async def test_a_change_stays_when_the_store_fails_during_the_reaction(backend: Backend) -> None:
+@pytest.mark.parametrize("failure", [
+    ConnectionError("store went away"),
+    StoreUnavailable("store went away"),
+    redis.exceptions.ConnectionError("Redis went away"),  # from code that talks to Redis itself
+    redis.exceptions.TimeoutError("Redis too slow"),
+])
+async def test_a_change_stays_when_the_store_fails_during_the_reaction(
+        backend: Backend, failure: Exception) -> None:
     lease = timedelta(milliseconds=100)
     service, feed, recorder, clock = make(backend, lease)
     await service.ingest([make_event("login", "u1")])
-    recorder.fail_with = ConnectionError("store went away")
+    recorder.fail_with = failure
     assert await Reactions(service, feed, consumer="w1").run_once() == 0
     assert await feed.backlog() == 1
     recorder.fail_with = None

@@ -36,6 +36,7 @@ import orjson
 
 from personalization.clock import Clock, system_clock
 from personalization.errors import STORE_ERRORS
+from personalization.profile_service import ProfileService
 from personalization.reactions import Reactions
 from personalization.scheduler import ActionRecord, Scheduler
 from service.settings import Settings
@@ -105,6 +106,24 @@ class WebhookSender:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def build_webhook(settings: Settings) -> WebhookSender | None:
+    """The webhook sender ``settings`` ask for, if any."""
+    if not settings.webhook_url or settings.webhook_secret is None:
+        return None
+    return WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value(),
+                         max_tries=settings.webhook_max_tries,
+                         backoff=settings.webhook_backoff_seconds)
+
+
+def build_reactions(profiles: ProfileService, *, name: str, batch_size: int) -> Reactions | None:
+    """A consumer of the profile service's change feed (``None`` when reactions run inline),
+    named uniquely so that several of them share the feed's consumer group."""
+    if profiles.changes is None:
+        return None
+    return Reactions(profiles, profiles.changes, consumer=f"{name}-{uuid.uuid4().hex[:8]}",
+                     batch_size=batch_size)
 
 
 class Worker:
@@ -257,16 +276,9 @@ async def run_worker(
     state: dict[str, Any] = {"settings": own, "store": store, "readiness": Readiness()}
     await start_components(own, state)
     scheduler = state["scheduler"]
-    profiles = state["profiles"]
-    reactions = None
-    if profiles.changes is not None:
-        reactions = Reactions(profiles, profiles.changes, consumer=f"worker-{uuid.uuid4().hex[:8]}",
-                              batch_size=batch_size or settings.worker_batch_size)
-    webhook = None
-    if settings.webhook_url and settings.webhook_secret is not None:
-        webhook = WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value(),
-                                max_tries=settings.webhook_max_tries,
-                                backoff=settings.webhook_backoff_seconds)
+    reactions = build_reactions(state["profiles"], name="worker",
+                                batch_size=batch_size or settings.worker_batch_size)
+    webhook = build_webhook(settings)
     worker = Worker(scheduler, batch_size=batch_size or settings.worker_batch_size,
                     poll_interval=poll_interval or settings.worker_poll_seconds, webhook=webhook,
                     reactions=reactions)

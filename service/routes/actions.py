@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -37,12 +36,11 @@ from personalization.programmes import (
     loads_programmes,
     parse_programmes,
 )
-from personalization.reactions import Reactions
 from personalization.redis_store import RedisStore
 from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler, build_scheduler
 from service.routes.profiles import ProfileIdPath
 from service.settings import Settings
-from service.worker import WebhookSender, Worker
+from service.worker import Worker, build_reactions, build_webhook
 
 log = logging.getLogger("kairos.automation")
 
@@ -67,14 +65,6 @@ def build_planner(settings: Settings, state: dict[str, Any]) -> NextActionPlanne
         default_timezone=settings.default_timezone,
         default_language=settings.languages[0] if settings.languages else "de",
     )
-
-
-def build_webhook(settings: Settings) -> WebhookSender | None:
-    if not settings.webhook_url or settings.webhook_secret is None:
-        return None
-    return WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value(),
-                         max_tries=settings.webhook_max_tries,
-                         backoff=settings.webhook_backoff_seconds)
 
 
 async def start(settings: Settings, state: dict[str, Any]) -> None:
@@ -108,11 +98,9 @@ async def start(settings: Settings, state: dict[str, Any]) -> None:
     if in_app is None:
         in_app = not isinstance(store, RedisStore)
     if in_app:
-        reactions = None
-        if profiles is not None and profiles.changes is not None:
-            reactions = Reactions(profiles, profiles.changes,
-                                  consumer=f"in-app-{uuid.uuid4().hex[:8]}",
-                                  batch_size=settings.worker_batch_size)
+        reactions = (build_reactions(profiles, name="in-app",
+                                     batch_size=settings.worker_batch_size)
+                     if profiles is not None else None)
         worker = Worker(scheduler, batch_size=settings.worker_batch_size,
                         poll_interval=settings.worker_poll_seconds,
                         webhook=build_webhook(settings), name="in-app", reactions=reactions)

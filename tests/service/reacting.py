@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from personalization.reactions import Reactions
+from service.worker import build_reactions
 
 
 def react(client: TestClient) -> int:
     """Let the listeners react to every waiting change (with Redis, ingestion only appends them);
     returns how many changes were handled (0 when the app reacts inline)."""
-    profiles = client.app_state["profiles"]
-    if profiles.changes is None:
+    reactions = build_reactions(client.app_state["profiles"], name="test", batch_size=200)
+    if reactions is None:
         return 0
     assert client.portal is not None, "use the client inside `with TestClient(...)`"
-    handled: int = client.portal.call(Reactions(profiles, profiles.changes, consumer="test").drain)
+    handled: int = client.portal.call(reactions.drain)
     return handled

@@ -44,6 +44,7 @@ from redis.exceptions import ResponseError
 
 from personalization.errors import STORE_ERRORS
 from personalization.keys import Keys
+from personalization.redis_store import RedisStore, reachable
 from personalization.store import Document
 
 log = logging.getLogger("kairos.reactions")
@@ -130,7 +131,8 @@ class RedisChangeFeed:
         pipe = self.redis.pipeline(transaction=False)
         for change in changes:
             pipe.xadd(self.key, {"p": str(change["profile_id"]), "d": orjson.dumps(change)})
-        await pipe.execute()
+        async with reachable():  # on the request path: a 503 the caller may retry, like the store
+            await pipe.execute()
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -263,8 +265,6 @@ class Reactions:
 
 def build_change_feed(store: object, *, lease: timedelta = timedelta(seconds=60)) -> ChangeFeed:
     """The feed that fits the store: a Redis Stream with a :class:`RedisStore`, else in process."""
-    from personalization.redis_store import RedisStore
-
     if isinstance(store, RedisStore):
         return RedisChangeFeed(store.redis, store.keys, lease=lease)
     return MemoryChangeFeed(lease=lease)

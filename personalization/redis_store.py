@@ -95,7 +95,8 @@ def connect(
 
 
 @asynccontextmanager
-async def _reachable() -> AsyncIterator[None]:
+async def reachable() -> AsyncIterator[None]:
+    """Redis connection errors and timeouts inside the block become :class:`StoreUnavailable`."""
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
@@ -137,7 +138,7 @@ class RedisStore:
         self._rng = random.Random()
 
     async def _run(self, awaitable: Awaitable[T]) -> T:
-        async with _reachable():
+        async with reachable():
             return await awaitable
 
     # -- ProfileStore ----------------------------------------------------------------------------
@@ -169,7 +170,7 @@ class RedisStore:
         reducer: Reducer,
         results: dict[int, ApplyResult],
     ) -> list[int]:
-        async with _reachable():
+        async with reachable():
             pipe = self.redis.pipeline(transaction=False)
             for i in pending:
                 profile_id, events = batch[i]
@@ -215,7 +216,7 @@ class RedisStore:
             writes.append((i, args, ApplyResult(profile_id, new, applied, duplicates, version + 1)))
         if not writes:
             return []
-        async with _reachable():
+        async with reachable():
             pipe = self.redis.pipeline(transaction=False)
             for i, args, _ in writes:
                 profile_id = batch[i][0]
@@ -238,7 +239,7 @@ class RedisStore:
 
     async def erase(self, profile_id: str) -> bool:
         keys = self.keys.all_of_profile(profile_id)
-        async with _reachable():
+        async with reachable():
             decision_ids = await self.redis.smembers(self.keys.of_profile(profile_id, "decisions"))
             pipe = self.redis.pipeline(transaction=False)
             for decision_id in decision_ids:
@@ -255,7 +256,7 @@ class RedisStore:
         """Every stored profile id (for sweeps), by SCAN on every primary: no KEYS, no blocking."""
         head = len(f"{self.keys.prefix}:{{p:")
         tail = len("}:profile")
-        async with _reachable():
+        async with reachable():
             async for key in self._scan(self.keys.profile_tag("*") + ":profile"):
                 yield _text(key)[head:-tail]
 
@@ -273,7 +274,7 @@ class RedisStore:
     async def put_decision(
         self, decision_id: str, record: Document, *, profile_id: str | None, ttl: timedelta
     ) -> None:
-        async with _reachable():
+        async with reachable():
             pipe = self.redis.pipeline(transaction=False)
             payload = orjson.dumps(record, default=str)
             pipe.set(self._decision_key(decision_id), payload, px=_ms(ttl))
@@ -294,7 +295,7 @@ class RedisStore:
         return orjson.loads(raw) if raw is not None else None
 
     async def decisions_of(self, profile_id: str) -> list[Document]:
-        async with _reachable():
+        async with reachable():
             ids = await self.redis.smembers(self.keys.of_profile(profile_id, "decisions"))
             if not ids:
                 return []
@@ -320,7 +321,7 @@ class RedisStore:
     async def incr_many(self, updates: Sequence[tuple[str, Mapping[str, float]]]) -> None:
         if not updates:
             return
-        async with _reachable():
+        async with reachable():
             pipe = self.redis.pipeline(transaction=False)
             for key, amounts in updates:
                 args = [x for name, amount in amounts.items() for x in (name, float(amount))]
@@ -330,7 +331,7 @@ class RedisStore:
     async def get_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         if not keys:
             return []
-        async with _reachable():
+        async with reachable():
             pipe = self.redis.pipeline(transaction=False)
             for key in keys:
                 pipe.hgetall(self._counter_key(key))
@@ -340,7 +341,7 @@ class RedisStore:
     async def scan_counters(self, pattern: str) -> dict[str, dict[str, float]]:
         match = self._counter_key(pattern)
         strip = len(self._counter_key(""))
-        async with _reachable():
+        async with reachable():
             found = [_text(key) async for key in self._scan(match)]
         values = await self.get_many([key[strip:] for key in found])
         return {key[strip:]: value for key, value in zip(found, values, strict=True)}

@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Protocol
 
-from personalization.errors import PersonalizationError
+from personalization.errors import STORE_ERRORS, PersonalizationError
+
+_SWEEP_ERRORS: tuple[type[Exception], ...] = (PersonalizationError, *STORE_ERRORS)
 
 log = logging.getLogger("kairos.sweep")
 
@@ -66,7 +68,7 @@ class LifecycleSweep:
                 if self.acquire is None or await self.acquire(self.every):
                     looked_at = await self.run_once()
                     log.info("lifecycle sweep", extra={"profiles": looked_at})
-            except (PersonalizationError, OSError) as exc:  # the store may be away: next time
+            except _SWEEP_ERRORS as exc:  # the store may be away: next time
                 log.warning("lifecycle sweep failed: %s", exc)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.every.total_seconds())

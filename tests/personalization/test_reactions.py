@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+import redis.asyncio as aioredis
 import redis.exceptions
 
 from personalization.clock import FrozenClock
@@ -26,6 +27,7 @@ from personalization.reactions import (
 from tests.conftest import Backend
 from tests.factories import keys_mentioning, make_store
 from tests.personalization.profile_factories import T0, make_event, purchase
+from tests.redis_servers import free_port
 
 
 class Recorder:
@@ -160,3 +162,12 @@ async def test_two_consumers_share_the_changes_and_hear_each_once(backend: Backe
     await asyncio.gather(one.drain(), two.drain())
     assert sorted(who for who, *_ in recorder.heard) == sorted(people)
     assert one.handled + two.handled == 60 and await feed.backlog() == 0
+
+
+async def test_an_unreachable_feed_is_an_unavailable_store() -> None:
+    """The append is on the request path: it must fail as the store does (a 503 to retry)."""
+    client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    feed = RedisChangeFeed(client, Keys("kt-unreachable"))
+    with pytest.raises(StoreUnavailable):
+        await feed.append([{"profile_id": "u1", "events": [], "transitions": []}])
+    await client.aclose()

@@ -44,7 +44,7 @@ from redis.exceptions import ResponseError
 
 from personalization.errors import STORE_ERRORS
 from personalization.keys import Keys
-from personalization.redis_store import RedisStore, reachable
+from personalization.redis_store import RedisStore, reachable, stream_ids_where
 from personalization.store import Document
 
 log = logging.getLogger("kairos.reactions")
@@ -175,13 +175,8 @@ class RedisChangeFeed:
         return int(await self.redis.xlen(self.key))
 
     async def forget(self, profile_id: str) -> None:
-        wanted, found, start = profile_id.encode(), [], "-"
-        while True:  # the feed holds only what waits: erasure reads it whole
-            rows: Any = await self.redis.xrange(self.key, min=start, count=1000)
-            found += [_text(i) for i, fields in rows if fields.get(b"p") == wanted]
-            if len(rows) < 1000:
-                break
-            start = "(" + _text(rows[-1][0])
+        # The feed holds only what waits: erasure reads it whole.
+        found = await stream_ids_where(self.redis, self.key, "p", profile_id)
         if found:
             await self._ensure_group()
             await self.done(found)

@@ -103,6 +103,19 @@ async def reachable() -> AsyncIterator[None]:
         raise StoreUnavailable(f"Redis is not reachable: {exc}") from exc
 
 
+async def stream_ids_where(redis: Any, key: str, field: str, value: str) -> list[str]:
+    """Ids of the entries of stream ``key`` whose ``field`` is ``value``, read in pages of 1,000
+    (for erasure: streams shared by everyone hold entries that name a person)."""
+    found: list[str] = []
+    start, name, wanted = "-", field.encode(), value.encode()
+    while True:
+        entries: Any = await redis.xrange(key, min=start, count=1000)
+        found += [_text(entry_id) for entry_id, fields in entries if fields.get(name) == wanted]
+        if len(entries) < 1000:
+            return found
+        start = "(" + _text(entries[-1][0])
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 

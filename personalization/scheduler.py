@@ -39,7 +39,7 @@ from personalization.keys import Keys
 from personalization.memory_store import MemoryStore
 from personalization.next_action import NextAction
 from personalization.programmes import Outcome, When
-from personalization.redis_store import RedisClient, RedisStore
+from personalization.redis_store import RedisClient, RedisStore, stream_ids_where
 from personalization.store import Document, PersonalRecords
 
 PART = "actions"
@@ -505,26 +505,13 @@ class RedisScheduler(_RecordsScheduler):
         await self._dequeue(sorted(members))
         # Entry ids are not kept in the records (one write less per published step), so the
         # bounded stream is searched; erasure is rare, publishing is not.
-        stream_ids = await self._scan_stream(self.stream_key, profile_id)
+        stream_ids = await stream_ids_where(self.redis, self.stream_key, "profile_id", profile_id)
         if stream_ids:
             await self.redis.xdel(self.stream_key, *stream_ids)
-        dead_ids = await self._scan_stream(self.dead_key, profile_id)
+        dead_ids = await stream_ids_where(self.redis, self.dead_key, "profile_id", profile_id)
         if dead_ids:
             await self.redis.xdel(self.dead_key, *dead_ids)
         await self.redis.delete(self.keys.of_profile(profile_id, PART))
-
-    async def _scan_stream(self, key: str, profile_id: str) -> list[str]:
-        found: list[str] = []
-        start = "-"
-        wanted = profile_id.encode()
-        while True:
-            entries: Any = await self.redis.xrange(key, min=start, count=1000)
-            for entry_id, fields in entries:
-                if fields.get(b"profile_id") == wanted:
-                    found.append(_text(entry_id))
-            if len(entries) < 1000:
-                return found
-            start = "(" + _text(entries[-1][0])
 
 
 # -- in process ----------------------------------------------------------------------------------

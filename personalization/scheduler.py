@@ -135,6 +135,12 @@ class Scheduler(Protocol):
         ...
 
 
+def _due_members(records: Sequence[ActionRecord]) -> list[tuple[str, int]]:
+    """The schedule entries of the pending ``records``: member and due time in ms."""
+    return [(_member(r.profile_id, r.action_id), _ms(r.send_at))
+            for r in records if r.status == "pending" and r.profile_id is not None]
+
+
 def _member(profile_id: str, action_id: str) -> str:
     return f"{action_id}:{profile_id}"
 
@@ -211,17 +217,14 @@ class _RecordsScheduler:
     # -- shared --------------------------------------------------------------------------------
     async def schedule(self, records: Sequence[ActionRecord]) -> None:
         await self._write(records)
-        await self._enqueue(
-            [(_member(r.profile_id, r.action_id), _ms(r.send_at))
-             for r in records if r.status == "pending" and r.profile_id is not None]
-        )
+        await self._enqueue(_due_members(records))
         for profile_id in {r.profile_id for r in records if r.profile_id is not None}:
-            await self._prune(profile_id)
+            await self._prune(profile_id, await self.records.count_records(profile_id, PART))
 
-    async def _prune(self, profile_id: str) -> None:
+    async def _prune(self, profile_id: str, count: int) -> None:
+        """Drop the oldest past records beyond ``max_past`` of a person who has ``count``."""
         # Reading every record to prune is the costly part of scheduling: do it only once the
         # person has ``prune_slack`` records more than the bound, which keeps it amortised.
-        count = await self.records.count_records(profile_id, PART)
         if count <= self.max_past + self.prune_slack:
             return
         past = [r for r in await self.actions(profile_id) if r.status != "pending"]
@@ -370,25 +373,16 @@ class RedisScheduler(_RecordsScheduler):
         count, then the schedule (written after the records, so a claim always finds one)."""
         if not records:
             return
-        ttl = max(1, int(self.record_ttl.total_seconds() * 1000))
         people = sorted({r.profile_id for r in records if r.profile_id is not None})
         pipe = self.redis.pipeline(transaction=False)
-        for record in records:
-            assert record.profile_id is not None
-            key = self.keys.of_profile(record.profile_id, PART)
-            pipe.hset(key, record.action_id, orjson.dumps(record.document()))
-            pipe.pexpire(key, ttl)
+        self._queue_writes(pipe, records)
         for profile_id in people:
             pipe.hlen(self.keys.of_profile(profile_id, PART))
         replies = await pipe.execute()
-        await self._enqueue(
-            [(_member(r.profile_id, r.action_id), _ms(r.send_at))
-             for r in records if r.status == "pending" and r.profile_id is not None]
-        )
-        counts = replies[2 * len(records):]
+        await self._enqueue(_due_members(records))
+        counts = replies[len(replies) - len(people):]  # the HLENs come last
         for profile_id, count in zip(people, counts, strict=True):
-            if int(count) > self.max_past + self.prune_slack:
-                await self._prune(profile_id)
+            await self._prune(profile_id, int(count))
 
     async def _enqueue(self, members: Sequence[tuple[str, int]]) -> None:
         if members:
@@ -418,14 +412,18 @@ class RedisScheduler(_RecordsScheduler):
     async def _write(self, records: Sequence[ActionRecord]) -> None:
         if not records:
             return
-        ttl = max(1, int(self.record_ttl.total_seconds() * 1000))
         pipe = self.redis.pipeline(transaction=False)
+        self._queue_writes(pipe, records)
+        await pipe.execute()
+
+    def _queue_writes(self, pipe: Any, records: Sequence[ActionRecord]) -> None:
+        """Add the writes of ``records`` (each with its hash's expiry renewed) to ``pipe``."""
+        ttl = max(1, int(self.record_ttl.total_seconds() * 1000))
         for record in records:
             assert record.profile_id is not None
             key = self.keys.of_profile(record.profile_id, PART)
             pipe.hset(key, record.action_id, orjson.dumps(record.document()))
             pipe.pexpire(key, ttl)  # only this module writes the actions hash: simply renewed
-        await pipe.execute()
 
     async def _mark_sent(self, records: Sequence[ActionRecord]) -> list[bool]:
         """One script per record, atomic in the person's slot: mark it sent only if it is still

@@ -7,17 +7,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.http_servers import wait_ready  # noqa: E402
 from tests.redis_servers import free_port, start_redis  # noqa: E402
 
 SITE_KEY = "bench-site-key"
@@ -66,20 +64,10 @@ def kairos(redis_url: str | None, *, workers: int = 2, env: dict[str, str] | Non
         start_new_session=True,
     )
     server = Server("127.0.0.1", port, redis_url or "", process)
-    deadline = time.monotonic() + ready_timeout
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"kairos serve exited with {process.returncode}: "
-                                   f"{log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(server.base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("kairos serve did not become ready")
-            time.sleep(0.25)
+        wait_ready(server.base, timeout=ready_timeout, poll=0.25, gone=lambda: None
+                   if process.poll() is None else f"kairos serve exited with "
+                   f"{process.returncode}: {log_path.read_text()[-2000:]}")
         yield server
     finally:
         stop_session(process, timeout=20)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from service.app import create_app
 from service.settings import Settings
+from tests.http_servers import wait_ready
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -74,18 +74,8 @@ def kairos_server() -> Iterator[Server]:
     thread = threading.Thread(target=server.run, name="kairos-test-server", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("the test server stopped while starting")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the test server did not get ready"
-            time.sleep(0.2)
+        wait_ready(url, timeout=60, gone=lambda: None if thread.is_alive() else "thread ended")
         yield Server(url, "site-browser-test", "admin-browser-test")
     finally:
         server.should_exit = True

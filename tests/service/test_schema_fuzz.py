@@ -8,10 +8,8 @@ generated requests per operation, valid and invalid. Whatever is sent: never a 5
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -21,6 +19,7 @@ from schemathesis import GenerationMode
 
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
+from tests.http_servers import wait_ready
 from tests.redis_servers import free_port
 from tests.service.test_app import ADMIN_KEY, make_settings
 
@@ -40,15 +39,7 @@ def base_url() -> Iterator[str]:
     thread = threading.Thread(target=server.run, name="kairos-fuzz-server", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
+    wait_ready(base, timeout=60, gone=lambda: None if thread.is_alive() else "thread ended")
     yield base
     server.should_exit = True
     thread.join(timeout=15)

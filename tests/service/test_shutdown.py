@@ -19,6 +19,7 @@ import httpx
 import redis
 
 from personalization.keys import Keys
+from tests.http_servers import wait_ready
 from tests.redis_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,16 +44,8 @@ def test_sigterm_lets_in_flight_requests_finish(redis_url: str) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "kairos serve did not become ready"
-            time.sleep(0.2)
+        wait_ready(base, timeout=120, gone=lambda: None if server.poll() is None
+                   else server.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
 
         signalled: list[float] = []
 

@@ -205,6 +205,12 @@ class Bandit(Protocol):
     def predict(self, prior: np.ndarray, stats: ArmStats) -> Choice: ...
 
 
+def _expectations(prior: np.ndarray, learned: np.ndarray) -> np.ndarray:
+    """Posterior mean click probability: the prior CTR times the learned factor, clipped."""
+    expected: np.ndarray = np.clip(prior * learned, 0.0, 1.0)
+    return expected
+
+
 class _Base:
     def __init__(self, config: PolicyConfig, rng: np.random.Generator) -> None:
         self.config = config
@@ -225,8 +231,7 @@ class _Base:
 
     def predict_expectations(self, prior: np.ndarray, stats: ArmStats) -> np.ndarray:
         """Posterior mean click probability per candidate."""
-        expected: np.ndarray = np.clip(prior * self.learned(stats), 0.0, 1.0)
-        return expected
+        return _expectations(prior, self.learned(stats))
 
     def _explored(self, means: np.ndarray) -> np.ndarray:
         k = min(self.config.top_k, len(means))
@@ -239,8 +244,8 @@ class _Thompson(_Base):
     config: ThompsonSampling
 
     def predict(self, prior: np.ndarray, stats: ArmStats) -> Choice:
-        means = self.predict_expectations(prior, stats)
         learned = self.learned(stats)
+        means = _expectations(prior, learned)
         explored = self._explored(means)
         a, b = self.config.item_strength, self.config.prior_strength
         item_mean = self._item_mean(stats)[explored]
@@ -280,7 +285,8 @@ class _EpsilonGreedy(_Base):
     config: EpsilonGreedy
 
     def predict(self, prior: np.ndarray, stats: ArmStats) -> Choice:
-        means = self.predict_expectations(prior, stats)
+        learned = self.learned(stats)
+        means = _expectations(prior, learned)
         explored = self._explored(means)
         best = int(np.argmax(means))
         eps = self.config.epsilon
@@ -292,19 +298,20 @@ class _EpsilonGreedy(_Base):
             first = int(self.rng.choice(explored))
         order = np.argsort(-means, kind="stable")
         order = np.concatenate(([first], order[order != first]))
-        return Choice(order, means, propensity, self.learned(stats))
+        return Choice(order, means, propensity, learned)
 
 
 class _Greedy(_Base):
     config: Greedy
 
     def predict(self, prior: np.ndarray, stats: ArmStats) -> Choice:
-        means = self.predict_expectations(prior, stats)
+        learned = self.learned(stats)
+        means = _expectations(prior, learned)
         order = np.argsort(-means, kind="stable")
         propensity = np.zeros(len(prior))
         if len(prior):
             propensity[order[0]] = 1.0
-        return Choice(order, means, propensity, self.learned(stats))
+        return Choice(order, means, propensity, learned)
 
 
 POLICIES: dict[str, tuple[type[PolicyConfig], type[_Base]]] = {

@@ -153,15 +153,13 @@ class RedisChangeFeed:
         if len(entries) < count:
             answer: Any = await self.redis.xreadgroup(
                 self.group, consumer, {self.key: ">"}, count=count - len(entries))
-            for _stream, rows in _stream_rows(answer):
+            for _stream, rows in answer or []:  # [[stream, [(id, fields), ...]]]
                 entries.extend(rows)
-        out: list[tuple[str, Document]] = []
-        for entry_id, fields in entries:
-            if not fields:  # deleted while held (erasure): acknowledge the stub
-                await self.done([_text(entry_id)])
-                continue
-            out.append((_text(entry_id), orjson.loads(fields[b"d"])))
-        return out
+        stubs = [_text(entry_id) for entry_id, fields in entries if not fields]
+        if stubs:  # deleted while held (erasure): acknowledge them, nothing to react to
+            await self.done(stubs)
+        return [(_text(entry_id), orjson.loads(fields[b"d"])) for entry_id, fields in entries
+                if fields]
 
     async def done(self, ids: Sequence[str]) -> None:
         if not ids:
@@ -180,15 +178,6 @@ class RedisChangeFeed:
         if found:
             await self._ensure_group()
             await self.done(found)
-
-
-def _stream_rows(answer: Any) -> list[tuple[Any, list[Any]]]:
-    """XREADGROUP's answer as (stream, entries) pairs, in RESP2 (list) or RESP3 (dict) form."""
-    if not answer:
-        return []
-    if isinstance(answer, dict):
-        return [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in answer.items()]
-    return [(stream, rows) for stream, rows in answer]
 
 
 def _text(value: bytes | str) -> str:

@@ -271,12 +271,11 @@ def changes_waiting(redis_url: str, prefix: str) -> int:
         client.close()
 
 
-def drain_with_worker(redis_url: str, prefix: str, session_cpu: Callable[[int], float]
-                      ) -> dict[str, float]:  # fmt: skip
+def drain_with_worker(redis_url: str, prefix: str) -> dict[str, float]:
     """Start one worker on the backlog; time it until the feed is empty (nothing lost)."""
     backlog = changes_waiting(redis_url, prefix)
     with kairos_worker(redis_url, prefix) as process:
-        began, cpu = time.perf_counter(), session_cpu(process.pid)
+        began, cpu = time.perf_counter(), session_cpu_seconds(process.pid)
         waiting = backlog
         with console.status("worker reacting") as status:
             while waiting > 0:
@@ -284,7 +283,7 @@ def drain_with_worker(redis_url: str, prefix: str, session_cpu: Callable[[int], 
                 waiting = changes_waiting(redis_url, prefix)
                 status.update(f"worker reacting: {backlog - waiting:,} of {backlog:,} changes")
         elapsed = time.perf_counter() - began
-        worker_cpu = session_cpu(process.pid) - cpu
+        worker_cpu = session_cpu_seconds(process.pid) - cpu
     client = redis.Redis.from_url(redis_url)
     groups = client.xinfo_groups(Keys(prefix).shared("changes"))
     client.close()
@@ -328,7 +327,7 @@ def main() -> None:
                         redis_cpu_seconds(redis_url) - store) / events * 1e6
                     figures[mode] = result
                 # 20 profiles per batch of 100: one change per profile and batch.
-                figures["reactions"] = drain_with_worker(redis_url, prefix, session_cpu_seconds)
+                figures["reactions"] = drain_with_worker(redis_url, prefix)
                 with kairos_worker(redis_url, prefix):
                     result = asyncio.run(drive(base, batch_body, seconds=args.seconds,
                                                concurrency=args.batch_concurrency))

@@ -18,7 +18,8 @@ Policies compared over the same visitor sequence:
 - ``static``: the single item per language with the best average click probability, in hindsight;
 - ``vw``: Vowpal Wabbit ``--cb_explore_adf`` (epsilon-greedy, quadratic interactions of visitor
   and item features), learning online from the same clicks;
-- ``kairos``: :class:`personalization.decider.Decider` end to end (situation reader, eligibility,
+- ``kairos``: :class:`personalization.decisions.decider.Decider` end to end (situation reader,
+eligibility,
   fit ranking, Thompson sampling on shared counters, rendering, decision log, feedback);
 - ``oracle``: the best item for each visitor, knowing the latent state.
 
@@ -52,12 +53,12 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from intent.situation.reader import SituationReader
-from personalization.decider import Decider
-from personalization.decisions import DecisionProfile, DecisionRequest
-from personalization.holdout import Holdout
-from personalization.memory_store import MemoryStore
-from personalization.policies import ThompsonSampling, create_rng, make_policy
-from personalization.ranking import FeatureIndex
+from personalization.decisions.decider import Decider
+from personalization.decisions.holdout import Holdout
+from personalization.decisions.models import DecisionProfile, DecisionRequest
+from personalization.decisions.policies import ThompsonSampling, create_rng, make_policy
+from personalization.decisions.ranking import FeatureIndex
+from personalization.store.memory_store import MemoryStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CATEGORIES = ("hiking", "running", "climbing", "camping", "cycling", "skiing")
@@ -440,10 +441,10 @@ async def _latency_case(pool_size: int, placements: int, backend: str, redis_url
     import uuid
 
     from intent.encoder import HashingEncoder
-    from personalization.decider import ConsentedProfiles
-    from personalization.events import parse_event
-    from personalization.profile_service import ProfileService
-    from personalization.redis_store import RedisStore, connect
+    from personalization.decisions.decider import ConsentedProfiles
+    from personalization.profiles.events import parse_event
+    from personalization.profiles.service import ProfileService
+    from personalization.store.redis_store import RedisStore, connect
 
     slots = [f"s{j}" for j in range(max(1, placements // 2))]
     content = MemoryContentStore()

@@ -17,9 +17,9 @@ no HTTP, no listeners), with the CPU time it took per event.
 
 With Redis, ``/v1/events`` only stores the events and appends one change per profile to the
 change feed; automation, A/B goals and schedules react in ``kairos worker``
-(:mod:`personalization.reactions`). So the run has three parts: ingestion with no worker running
-(what the API takes), then one ``kairos worker`` started on the backlog the ingestion left (how
-fast reactions follow; the feed must end empty), then batches again with that worker running on
+(:mod:`personalization.profiles.reactions`). So the run has three parts: ingestion with no worker
+running (what the API takes), then one ``kairos worker`` started on the backlog the ingestion left
+(how fast reactions follow; the feed must end empty), then batches again with that worker running on
 the same two cores (the rate at which both keep pace).
 
 Only 200 answers whose ``accepted`` count matches what was sent are counted. Afterwards 20 fresh
@@ -61,8 +61,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._server import SITE_KEY, kairos, kairos_worker  # noqa: E402
-from personalization.keys import Keys  # noqa: E402
-from personalization.reactions import GROUP  # noqa: E402
+from personalization.profiles.reactions import GROUP  # noqa: E402
+from personalization.store.keys import Keys  # noqa: E402
 from tests.redis_servers import answers, start_redis  # noqa: E402
 
 console = Console(width=150)
@@ -188,9 +188,9 @@ async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]
 
 async def in_process(redis_url: str, prefix: str, seconds: float) -> dict[str, float]:
     """``ProfileService.ingest`` on Redis in this process, no HTTP and no listeners (one core)."""
-    from personalization.events import parse_events
-    from personalization.profile_service import ProfileService
-    from personalization.redis_store import RedisStore, connect
+    from personalization.profiles.events import parse_events
+    from personalization.profiles.service import ProfileService
+    from personalization.store.redis_store import RedisStore, connect
 
     store = RedisStore(connect(redis_url), prefix=prefix)
     service = ProfileService(store)

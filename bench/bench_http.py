@@ -32,7 +32,7 @@ from rich.table import Table
 from bench import loadgen
 from bench._server import SITE_KEY, dedicated_redis, kairos
 from bench.bench_events import make_event
-from personalization.keys import Keys
+from personalization.store.keys import Keys
 
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console()

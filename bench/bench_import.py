@@ -7,7 +7,7 @@ Run from the repository root::
 
 Generates ``--rows`` CRM rows (customer id, e-mail, first name, birthday, postcode, language,
 country, two consent columns, created_at) lazily, in 64 KiB chunks, so the file never exists in
-memory or on disk, and imports them with :class:`personalization.importing.Importer` into a
+memory or on disk, and imports them with :class:`personalization.profiles.importing.Importer` into a
 dedicated ``redis-server`` (or ``--redis-url``). Measured: rows per second (wall clock, parsing
 and validation included), the process's resident memory over the run (sampled every chunk: a flat
 curve is bounded memory), optionally the Python heap peak (``--tracemalloc``, which slows the run
@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._server import dedicated_redis  # noqa: E402
-from personalization.importing import Format, Importer, ImportSummary  # noqa: E402
-from personalization.redis_store import RedisStore, connect  # noqa: E402
+from personalization.profiles.importing import Format, Importer, ImportSummary  # noqa: E402
+from personalization.store.redis_store import RedisStore, connect  # noqa: E402
 
 console = Console()
 HEADER = ("customer_id,email,first_name,birthday,postcode,language,country,consent_email,"

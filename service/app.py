@@ -15,9 +15,9 @@ from fastapi.staticfiles import StaticFiles
 
 from intent.encoder import build_encoder
 from intent.service import IntentService
-from personalization.memory_store import MemoryStore
-from personalization.redis_store import RedisStore, connect
-from personalization.sweep import LifecycleSweep
+from personalization.profiles.sweep import LifecycleSweep
+from personalization.store.memory_store import MemoryStore
+from personalization.store.redis_store import RedisStore, connect
 from service import console, integration, problems
 from service.auth import ApiKeys, require_admin, require_site
 from service.limits import BodyLimitMiddleware

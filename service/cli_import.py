@@ -4,8 +4,8 @@ Both write to the store the service is configured with: Redis (or Redis Cluster)
 ``KAIROS_REDIS_URL`` (``KAIROS_REDIS_CLUSTER``, ``KAIROS_REDIS_PREFIX``), or ``--redis-url``.
 Without a Redis URL there is no shared store to write to (the embedded store lives inside the
 service process), so the file is only validated and the summary reports a dry run. The shapes of
-the files are documented in :mod:`personalization.importing`; ``--rejects FILE`` writes every
-rejected row as CSV (``line,id,reason``).
+the files are documented in :mod:`personalization.profiles.importing`; ``--rejects FILE`` writes
+every rejected row as CSV (``line,id,reason``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,15 @@ from rich.progress import (
 )
 
 from personalization.errors import StoreUnavailable
-from personalization.importing import Format, Importer, ImportSummary, Kind, file_chunks, format_of
-from personalization.redis_store import RedisStore, connect
+from personalization.profiles.importing import (
+    Format,
+    Importer,
+    ImportSummary,
+    Kind,
+    file_chunks,
+    format_of,
+)
+from personalization.store.redis_store import RedisStore, connect
 from service.routes.profiles import build_profile_service
 from service.settings import Settings
 

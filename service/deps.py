@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from personalization.memory_store import MemoryStore
-from personalization.redis_store import RedisStore
+from personalization.store.memory_store import MemoryStore
+from personalization.store.redis_store import RedisStore
 from service.auth import Role, require_admin, require_site
 from service.observability import Metrics
 from service.settings import Settings

@@ -6,20 +6,21 @@ automation exist; it adds to ``state``:
 ``definitions``
     the shared store of segment and A/B test definitions (Redis hash per kind, or in process);
 ``link_signer``
-    the :class:`~personalization.links.LinkSigner`, or ``None`` without ``KAIROS_LINK_SECRET``;
+    the :class:`~personalization.decisions.links.LinkSigner`, or ``None`` without
+    ``KAIROS_LINK_SECRET``;
 ``sensitivity``
-    the :class:`~personalization.sensitivity.SensitivityPolicy`;
+    the :class:`~personalization.profiles.sensitivity.SensitivityPolicy`;
 ``segments`` / ``profile_sampler``
-    :class:`~personalization.segments.Segments` and the sampler for size estimates;
+    :class:`~personalization.experiments.segments.Segments` and the sampler for size estimates;
 ``abtests``
-    :class:`~personalization.abtests.ABTests`, also a profile-service listener that counts
-    ingested events (a purchase is a ``conversion``) as goals of the tests people saw;
+    :class:`~personalization.experiments.abtests.ABTests`, also a profile-service listener that
+    counts ingested events (a purchase is a ``conversion``) as goals of the tests people saw;
 ``schedules``
-    :class:`~personalization.schedules.Schedules`, registered as a profile-service listener
-    (after the automation) when ``KAIROS_SCHEDULES_FILE`` names a file.
+    :class:`~personalization.automation.schedules.Schedules`, registered as a profile-service
+    listener (after the automation) when ``KAIROS_SCHEDULES_FILE`` names a file.
 
 It also draws the creepiness line in the decider it finds: the decider's profile source becomes
-a :class:`~personalization.decider.ConsentedProfiles` with the sensitivity policy.
+a :class:`~personalization.decisions.decider.ConsentedProfiles` with the sensitivity policy.
 """
 
 from __future__ import annotations
@@ -30,19 +31,19 @@ from typing import Any
 
 import yaml
 
-from personalization.abtests import ABTests
+from personalization.automation.schedules import Schedules, parse_schedules
 from personalization.clock import system_clock
-from personalization.decider import ConsentedProfiles
-from personalization.definitions import MemoryDefinitions, RedisDefinitions
-from personalization.links import LinkSigner
-from personalization.memory_store import MemoryStore
-from personalization.redis_store import RedisStore
-from personalization.schedules import Schedules, parse_schedules
-from personalization.segments import MemoryProfileSampler, RedisProfileSampler, Segments
-from personalization.sensitivity import (
+from personalization.decisions.decider import ConsentedProfiles
+from personalization.decisions.links import LinkSigner
+from personalization.experiments.abtests import ABTests
+from personalization.experiments.definitions import MemoryDefinitions, RedisDefinitions
+from personalization.experiments.segments import MemoryProfileSampler, RedisProfileSampler, Segments
+from personalization.profiles.sensitivity import (
     DEFAULT_SENSITIVE_CATEGORIES,
     SensitivityPolicy,
 )
+from personalization.store.memory_store import MemoryStore
+from personalization.store.redis_store import RedisStore
 from service.settings import Settings
 
 log = logging.getLogger("kairos.integration")

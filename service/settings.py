@@ -67,7 +67,8 @@ class Settings(BaseSettings):
 
     # Decisions
     decision_policy: Literal["thompson", "epsilon_greedy", "greedy"] = Field(
-        default="thompson", description="Bandit policy (personalization.policies.POLICIES)."
+        default="thompson",
+        description="Bandit policy (personalization.decisions.policies.POLICIES).",
     )
     decision_policy_options: dict[str, bool | int | float | list[str]] = Field(
         default_factory=dict,
@@ -76,7 +77,9 @@ class Settings(BaseSettings):
     decision_seed: int | None = Field(default=None, description="Seed of the policy's RNG.")
     scoring_weights: dict[str, float] = Field(
         default_factory=dict,
-        description='Overrides of personalization.ranking.ScoringWeights, e.g. {"phase": 0.4}.',
+        description=(
+            'Overrides of personalization.decisions.ranking.ScoringWeights, e.g. {"phase": 0.4}.'
+        ),
     )
     min_intent_confidence: float = Field(default=0.35, ge=0, le=1)
     holdout_salt: str = Field(default="kairos-holdout-v1", min_length=1)
@@ -151,7 +154,8 @@ class Settings(BaseSettings):
     )
     link_max_ttl_days: float = Field(default=365, gt=0)
     sensitive_categories: list[str] | None = Field(
-        default=None, description="Sensitive categories; default: personalization.sensitivity."
+        default=None,
+        description="Sensitive categories; default: personalization.profiles.sensitivity.",
     )
     sensitive_consent_purpose: str = Field(default="sensitive", min_length=1)
     definitions_refresh_seconds: float = Field(
@@ -163,7 +167,7 @@ class Settings(BaseSettings):
         default=2_000_000_000, ge=1024, description="Upload limit of /v1/imports/*."
     )
     schedules_file: Path | None = Field(
-        default=None, description="Programme schedules YAML (personalization.schedules)."
+        default=None, description="Programme schedules YAML (personalization.automation.schedules)."
     )
 
     @model_validator(mode="after")

@@ -2,16 +2,16 @@
 optionally POSTs them to a webhook.
 
 With Redis, ``/v1/events`` stores events and leaves one change per profile in a change feed
-(:mod:`personalization.reactions`); the worker runs the listeners (automation programmes, A/B
-goals, calendar schedules) on those changes, so ingestion does not wait for them.
+(:mod:`personalization.profiles.reactions`); the worker runs the listeners (automation programmes,
+A/B goals, calendar schedules) on those changes, so ingestion does not wait for them.
 
 Run as many as you like against one Redis: each due step is claimed by one worker, and a worker
 that dies mid-batch loses nothing (its claims are taken over once their lease has passed; see
-:mod:`personalization.scheduler`). Each loop claims up to ``batch_size`` due steps, publishes them
-to the ``actions`` stream and, when a webhook is configured, POSTs each one (HMAC-signed, retried
-with exponential backoff, dead-lettered to ``<prefix>:actions:dead`` after ``max_tries``).
-When a batch comes back short, the worker sleeps ``poll_interval`` seconds. SIGTERM or SIGINT
-stop it after the batch in hand and the deliveries under way.
+:mod:`personalization.automation.scheduler`). Each loop claims up to ``batch_size`` due steps,
+publishes them to the ``actions`` stream and, when a webhook is configured, POSTs each one
+(HMAC-signed, retried with exponential backoff, dead-lettered to ``<prefix>:actions:dead`` after
+``max_tries``). When a batch comes back short, the worker sleeps ``poll_interval`` seconds. SIGTERM
+or SIGINT stop it after the batch in hand and the deliveries under way.
 
 Webhook requests carry the action as JSON and the headers ``X-Kairos-Signature:
 sha256=<hex HMAC-SHA256 of the raw body with the shared secret>`` and ``X-Kairos-Action-Id``
@@ -34,11 +34,11 @@ from typing import Any
 import httpx
 import orjson
 
+from personalization.automation.scheduler import ActionRecord, Scheduler
 from personalization.clock import Clock, system_clock
 from personalization.errors import STORE_ERRORS
-from personalization.profile_service import ProfileService
-from personalization.reactions import Reactions
-from personalization.scheduler import ActionRecord, Scheduler
+from personalization.profiles.reactions import Reactions
+from personalization.profiles.service import ProfileService
 from service.settings import Settings
 
 log = logging.getLogger("kairos.worker")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from personalization.memory_store import MemoryStore
-from personalization.redis_store import RedisStore
+from personalization.store.memory_store import MemoryStore
+from personalization.store.redis_store import RedisStore
 from tests.conftest import Backend
 
 

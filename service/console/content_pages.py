@@ -37,7 +37,7 @@ from content_pool.render import (
     template_variables,
 )
 from content_pool.storage import ContentStore
-from personalization.ranking import LIFECYCLE_STAGES
+from personalization.decisions.ranking import LIFECYCLE_STAGES
 from service.console.web import CsrfDep, SessionDep, page
 
 router = APIRouter(prefix="/console/content", include_in_schema=False)

@@ -1,7 +1,7 @@
 """Console pages that look back: results (what worked) and intents (what the model learned).
 
-Results aggregate the decision counters (:func:`personalization.reports.content_report`) per
-item and per phase/moment and chart CTR with its 95 % interval and the uplift against the
+Results aggregate the decision counters (:func:`personalization.decisions.reports.content_report`)
+per item and per phase/moment and chart CTR with its 95 % interval and the uplift against the
 holdout. Intents lists the training examples by intent, takes new ones, starts a retraining and
 shows the evaluation figures of the live model and the latest job.
 """
@@ -18,7 +18,7 @@ from intent.errors import IntentError
 from intent.model import USER_EXAMPLES_FILE
 from intent.service import IntentService
 from intent.training import DEFAULT_DATA_PATH, Example, load_training_data
-from personalization.reports import ContentReport, ReportRow, content_report
+from personalization.decisions.reports import ContentReport, ReportRow, content_report
 from service.console.charts import Bar, bar_chart
 from service.console.web import CsrfDep, SessionDep, page
 

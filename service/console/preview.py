@@ -1,6 +1,6 @@
 """Deciding "as this visitor" without side effects, for the console's preview.
 
-:func:`preview_decider` copies the live :class:`~personalization.decider.Decider` with a
+:func:`preview_decider` copies the live :class:`~personalization.decisions.decider.Decider` with a
 :class:`DryRunStore`: it reads the real bandit statistics, frequency caps and profiles (so the
 answer is the one a real visitor would get), but writes nothing — no decision log, no showing
 counted, no cap used up — and it never puts the marketer into the control group. A profile can
@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from personalization.decider import Decider, ProfileSource
-from personalization.decisions import DecisionProfile
-from personalization.holdout import Holdout
-from personalization.policies import BanditState
-from personalization.store import Document
+from personalization.decisions.decider import Decider, ProfileSource
+from personalization.decisions.holdout import Holdout
+from personalization.decisions.models import DecisionProfile
+from personalization.decisions.policies import BanditState
+from personalization.store.protocols import Document
 
 PREVIEW_PROFILE_ID = "console-preview"
 

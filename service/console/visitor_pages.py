@@ -18,10 +18,10 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from content_pool.models import ContentItem
-from personalization.decider import Decider
-from personalization.decisions import Decision, DecisionRequest
-from personalization.next_action import Person
-from personalization.ranking import LIFECYCLE_STAGES
+from personalization.automation.next_action import Person
+from personalization.decisions.decider import Decider
+from personalization.decisions.models import Decision, DecisionRequest
+from personalization.decisions.ranking import LIFECYCLE_STAGES
 from service.console.preview import PREVIEW_PROFILE_ID, preview_decider, stated_profile
 from service.console.web import CsrfDep, SessionDep, page
 from service.routes.chat import get_planner

@@ -12,7 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
-from personalization.abtests import (
+from personalization.errors import PersonalizationError
+from personalization.experiments.abtests import (
     ID_PATTERN,
     ABTest,
     ABTestConflict,
@@ -22,7 +23,6 @@ from personalization.abtests import (
     ABTests,
     InvalidABTest,
 )
-from personalization.errors import PersonalizationError
 
 ABTEST_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
     ABTestNotFound: (404, "A/B test not found"),

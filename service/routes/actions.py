@@ -24,11 +24,9 @@ from fastapi import APIRouter, Depends, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from personalization.automation import Automation
-from personalization.clock import system_clock
-from personalization.decider import PlannerAdvisor
-from personalization.next_action import NextActionPlanner, QuietHours
-from personalization.programmes import (
+from personalization.automation.engine import Automation
+from personalization.automation.next_action import NextActionPlanner, QuietHours
+from personalization.automation.programmes import (
     InvalidProgramme,
     ProgrammeSet,
     dumps_programmes,
@@ -36,8 +34,15 @@ from personalization.programmes import (
     loads_programmes,
     parse_programmes,
 )
-from personalization.redis_store import RedisStore
-from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler, build_scheduler
+from personalization.automation.scheduler import (
+    ActionRecord,
+    MemoryScheduler,
+    RedisScheduler,
+    build_scheduler,
+)
+from personalization.clock import system_clock
+from personalization.decisions.decider import PlannerAdvisor
+from personalization.store.redis_store import RedisStore
 from service.routes.profiles import ProfileIdPath
 from service.settings import Settings
 from service.worker import Worker, build_reactions, build_webhook

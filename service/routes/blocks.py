@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from personalization.decider import Decider
-from personalization.decisions import DecisionRequest
-from personalization.links import identify
+from personalization.decisions.decider import Decider
+from personalization.decisions.links import identify
+from personalization.decisions.models import DecisionRequest
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 

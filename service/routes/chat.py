@@ -1,14 +1,14 @@
 """``POST /v1/chat``: one message of a chatbot conversation in, the reading and the reply out.
 
-Per message: the intent model reads it, :func:`personalization.conversation.interpret` reads it
-in the context of the conversation's earlier turns (follow-ups inherit, entities carry over,
+Per message: the intent model reads it, :func:`personalization.conversation.memory.interpret` reads
+it in the context of the conversation's earlier turns (follow-ups inherit, entities carry over,
 out of scope stays out of scope), automation names the next action (``human_handover`` when a
 problem keeps coming back, or when the person asks for one), and the reply is a ``chat_reply``
 item of the pool: the live item tagged ``intent:<intent>`` in the conversation's language, else
 the one whose phase and moment fit best, else the slot's default. The decider logs the turn as a
 decision with that reply pinned (so feedback on the reply counts; the bandit does not learn from
 a rule's choice) and renders it in the sandbox with what the person consented to. The turn is
-remembered (:class:`~personalization.conversation.ConversationMemory`).
+remembered (:class:`~personalization.conversation.memory.ConversationMemory`).
 """
 
 from __future__ import annotations
@@ -27,18 +27,18 @@ from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
 from intent.errors import ModelNotReady
 from intent.situation.context import ContextInput
-from personalization.consent import Purpose, allows
-from personalization.conversation import (
+from personalization.automation.next_action import NextAction, NextActionPlanner, Person, person_of
+from personalization.automation.programmes import load_programmes
+from personalization.conversation.memory import (
     GREETING,
     OUT_OF_SCOPE,
     ConversationMemory,
     Reading,
     interpret,
 )
-from personalization.decider import Decider
-from personalization.decisions import DecisionRequest, SituationSummary
-from personalization.next_action import NextAction, NextActionPlanner, Person, person_of
-from personalization.programmes import load_programmes
+from personalization.decisions.decider import Decider
+from personalization.decisions.models import DecisionRequest, SituationSummary
+from personalization.profiles.consent import Purpose, allows
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["chat"])

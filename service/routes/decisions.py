@@ -21,7 +21,7 @@ from content_pool.storage import MemoryContentStore, RedisContentStore, import_i
 from content_pool.yaml_io import load_dir
 from intent.situation.reader import SituationReader as IntentSituationReader
 from personalization.clock import system_clock
-from personalization.decider import (
+from personalization.decisions.decider import (
     ConsentedProfiles,
     Decider,
     DeciderOptions,
@@ -30,13 +30,13 @@ from personalization.decider import (
     ProfileFinder,
     SituationReader,
 )
-from personalization.decisions import Decision, DecisionRequest, Feedback
-from personalization.holdout import Holdout
-from personalization.links import identify
-from personalization.policies import create_rng, make_policy
-from personalization.ranking import Encoder, FeatureIndex, Ranker, ScoringWeights
-from personalization.redis_store import RedisStore
-from personalization.reports import ContentReport, GroupBy, content_report
+from personalization.decisions.holdout import Holdout
+from personalization.decisions.links import identify
+from personalization.decisions.models import Decision, DecisionRequest, Feedback
+from personalization.decisions.policies import create_rng, make_policy
+from personalization.decisions.ranking import Encoder, FeatureIndex, Ranker, ScoringWeights
+from personalization.decisions.reports import ContentReport, GroupBy, content_report
+from personalization.store.redis_store import RedisStore
 from service.observability import Metrics
 from service.settings import Settings
 

@@ -1,7 +1,7 @@
 """``POST /v1/events``: sites, apps and bots report what people do.
 
 The body is one event (an object with ``type``) or a batch ``{"events": [...]}`` of at most
-``max_batch_events``. Events are documented in :mod:`personalization.events`.
+``max_batch_events``. Events are documented in :mod:`personalization.profiles.events`.
 
 Partial acceptance: each event is validated on its own. The valid ones are stored and the invalid
 ones are listed in ``rejected`` with their index in the batch and the reason, so nothing is dropped
@@ -16,7 +16,7 @@ acknowledged: send the same batch again (repeated ids are applied once).
 What the events set off (automation programmes, A/B goals, calendar schedules) runs before the
 answer with ``KAIROS_REACTIONS=inline`` (the embedded store's default), or moments later in
 ``kairos worker`` from the change feed (the default with Redis; see
-:mod:`personalization.reactions`).
+:mod:`personalization.profiles.reactions`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from personalization.events import EventProblem, parse_events
+from personalization.profiles.events import EventProblem, parse_events
 from service.deps import MetricsDep, SettingsDep
 from service.problems import problem
 from service.routes.profiles import ProfileServiceDep

@@ -4,7 +4,7 @@ The body is the file itself (CSV or JSON Lines; ``?format=`` or the content type
 ``text/csv``, ``application/x-ndjson`` / ``application/jsonl``). It is read as a stream and
 imported record by record in batches, never held whole in memory, and answered with the summary
 and the first rejections (line and reason). Re-sending the same file changes nothing. The format
-of the rows is documented in :mod:`personalization.importing`.
+of the rows is documented in :mod:`personalization.profiles.importing`.
 
 Note: the body-size limit of the app (``KAIROS_MAX_BODY_BYTES``) must not apply to these routes;
 ``KAIROS_MAX_IMPORT_BYTES`` is theirs.
@@ -19,8 +19,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from personalization.clock import system_clock
-from personalization.importing import Format, Importer, Kind
-from personalization.profiles import ProfilePolicy
+from personalization.profiles.importing import Format, Importer, Kind
+from personalization.profiles.profile import ProfilePolicy
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 

@@ -1,7 +1,7 @@
 """Signed newsletter link tokens for the mail system (``GET /v1/links/token``, admin key).
 
 The mail system asks once per recipient and appends ``?kt=<token>`` to the links of the mail;
-the decision layer recognises it (:func:`personalization.links.identify`). Without
+the decision layer recognises it (:func:`personalization.decisions.links.identify`). Without
 ``KAIROS_LINK_SECRET`` the route answers 503: tokens are off.
 """
 
@@ -14,9 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from personalization.clock import system_clock
+from personalization.decisions.links import TOKEN_PARAM, InvalidLinkRequest, LinkSigner
 from personalization.errors import PersonalizationError
-from personalization.events import PROFILE_ID_PATTERN
-from personalization.links import TOKEN_PARAM, InvalidLinkRequest, LinkSigner
+from personalization.profiles.events import PROFILE_ID_PATTERN
 
 LINK_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
     InvalidLinkRequest: (422, "Invalid link request"),

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personalization.affinity import AffinityPolicy
 from personalization.clock import system_clock
-from personalization.events import PROFILE_ID_PATTERN, AttributesUpdate, Purpose
-from personalization.lifecycle import LifecyclePolicy
-from personalization.profile_service import ProfileService, Store
-from personalization.profiles import Profile, ProfilePolicy
-from personalization.reactions import build_change_feed
+from personalization.profiles.affinity import AffinityPolicy
+from personalization.profiles.events import PROFILE_ID_PATTERN, AttributesUpdate, Purpose
+from personalization.profiles.lifecycle import LifecyclePolicy
+from personalization.profiles.profile import Profile, ProfilePolicy
+from personalization.profiles.reactions import build_change_feed
+from personalization.profiles.service import ProfileService, Store
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
 from personalization.errors import PersonalizationError
-from personalization.segments import (
+from personalization.experiments.segments import (
     NAME_PATTERN,
     InvalidSegment,
     ProfileSampler,

@@ -12,11 +12,11 @@ from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from intent.encoder import HashingEncoder
 from intent.situation.reader import SituationReader
-from personalization.decider import Decider, DecisionStore, ProfileSource
-from personalization.decisions import DecisionRequest
-from personalization.holdout import Holdout
-from personalization.policies import ThompsonSampling, create_rng, make_policy
-from personalization.ranking import FeatureIndex
+from personalization.decisions.decider import Decider, DecisionStore, ProfileSource
+from personalization.decisions.holdout import Holdout
+from personalization.decisions.models import DecisionRequest
+from personalization.decisions.policies import ThompsonSampling, create_rng, make_policy
+from personalization.decisions.ranking import FeatureIndex
 
 NOW = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
 MOBILE_UA = (

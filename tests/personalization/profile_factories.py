@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from personalization.clock import FrozenClock
-from personalization.events import Event, parse_event
-from personalization.profile_service import ProfileService
-from personalization.profiles import ProfilePolicy
+from personalization.profiles.events import Event, parse_event
+from personalization.profiles.profile import ProfilePolicy
+from personalization.profiles.service import ProfileService
 from tests.conftest import Backend
 from tests.factories import make_store
 

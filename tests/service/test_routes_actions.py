@@ -11,7 +11,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from personalization.programmes import dumps_programmes, load_programmes
+from personalization.automation.programmes import dumps_programmes, load_programmes
 from service.app import create_app
 from service.settings import Settings
 from tests.service.reacting import react

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from personalization.keys import Keys
+from personalization.store.keys import Keys
 from tests.http_servers import wait_ready
 from tests.redis_servers import free_port
 

@@ -22,14 +22,14 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from personalization.automation.scheduler import ActionRecord, MemoryScheduler, RedisScheduler
 from personalization.clock import FrozenClock
-from personalization.events import parse_event
-from personalization.keys import Keys
-from personalization.memory_store import MemoryStore
-from personalization.profile_service import ProfileService
-from personalization.reactions import RedisChangeFeed
-from personalization.redis_store import RedisStore
-from personalization.scheduler import ActionRecord, MemoryScheduler, RedisScheduler
+from personalization.profiles.events import parse_event
+from personalization.profiles.reactions import RedisChangeFeed
+from personalization.profiles.service import ProfileService
+from personalization.store.keys import Keys
+from personalization.store.memory_store import MemoryStore
+from personalization.store.redis_store import RedisStore
 from service.worker import WebhookSender, Worker, sign, verify
 from tests.conftest import _delete_prefix
 

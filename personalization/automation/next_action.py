@@ -1,0 +1,500 @@
+"""The next action: which step, on which channel, when, with which content, and why.
+
+:class:`NextActionPlanner` turns a programme step into a :class:`NextAction` for one person:
+
+- **channel**: the step's channels, the person's preferred ones first; an outbound channel
+  (email, SMS, push) needs the person's consent for it (:mod:`personalization.profiles.consent`);
+- **quiet hours** in the person's time zone: a message due at 22:30 with quiet hours 21:00–08:00
+  is moved to 08:00 the next morning;
+- **contact pressure**: at most ``weekly_cap`` messages per person per channel per ISO week, across
+  all programmes (counted in the person's ``caps`` record when a step is planned, released when
+  it is cancelled); a full channel falls through to the next allowed one;
+- **content**: the best live item of the pool for the channel's slot and the person's language
+  that carries the step's tags (and, when the person bought something, fits those categories).
+
+Transactional steps (an order confirmation) are owed to the customer: no marketing consent,
+cap or quiet hours. Every decision is written into ``reasons``.
+
+:meth:`NextActionPlanner.immediate` answers in the request (``/v1/decide``, ``/v1/chat``) with the
+real-time programmes (phase or moment triggers): human handover, retention offer, on-site cart
+reminder.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from content_pool.pool import ContentPool
+from personalization.automation.programmes import (
+    OUTBOUND_CHANNELS,
+    Channel,
+    Conditions,
+    Programme,
+    ProgrammeSet,
+    Step,
+)
+from personalization.profiles.profile import Profile
+from personalization.profiles.sensitivity import SensitivityPolicy
+from personalization.store.protocols import PersonalRecords
+
+DEFAULT_SENSITIVITY = SensitivityPolicy()
+
+DEFAULT_SLOTS: dict[str, str] = {
+    "email": "email_block",
+    "sms": "notification",
+    "push": "notification",
+    "web": "banner",
+    "chat": "chat_reply",
+}
+"""The content slot used for a channel when a step names none."""
+
+
+class NextAction(BaseModel):
+    """One marketing step for one person, explained."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action_id: str = Field(description="Unique id; downstream systems report it as campaign_id.")
+    profile_id: str | None
+    type: str
+    programme: str
+    step: str
+    channel: Channel
+    send_at: AwareDatetime
+    content_id: str | None
+    priority: int
+    incentive: bool = False
+    transactional: bool = False
+    reasons: list[str]
+
+
+# -- what the planner needs to know about a person ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The facts about a person that automation uses (see :mod:`personalization.automation.engine`).
+
+    Built from a profile by :func:`personalization.automation.engine.person_of`; tests build it
+    directly.
+    """
+
+    profile_id: str | None
+    stage: str = "anonymous"
+    known: bool = False
+    language: str | None = None
+    timezone: str | None = None
+    consents: Mapping[str, bool] = field(default_factory=dict)
+    channel_preferences: Sequence[str] = ()
+    birthday: date | None = None
+    first_order_at: datetime | None = None
+    orders: int = 0
+    monetary: float = 0.0
+    bought_categories: Sequence[str] = ()
+    cart_items: int = 0
+    profile_complete: bool = False
+    problem_moments: int = 0
+    """Earlier interactions in the moment ``problem`` (recent ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Hours in the person's local time when outbound messages wait (``start == end``: none)."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+    channels: frozenset[str] = OUTBOUND_CHANNELS
+
+    def is_quiet(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def next_allowed(self, when: datetime, zone: ZoneInfo) -> datetime:
+        """``when`` itself outside quiet hours, else the end of the quiet period (aware, UTC)."""
+        local = when.astimezone(zone)
+        if not self.is_quiet(local.time().replace(tzinfo=None)):
+            return when
+        day = local.date()
+        if self.start > self.end and local.time().replace(tzinfo=None) >= self.start:
+            day += timedelta(days=1)
+        return datetime.combine(day, self.end, tzinfo=zone).astimezone(when.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The planner's answer for a step: an action, or why there is none."""
+
+    action: NextAction | None
+    reasons: list[str]
+    cap_field: str | None = None
+    """The contact-pressure counter the action counts against (released when cancelled)."""
+
+
+def person_of(
+    profile: Profile,
+    *,
+    complete_when: Sequence[str] = ("first_name", "birthday"),
+    sensitivity: SensitivityPolicy = DEFAULT_SENSITIVITY,
+) -> Person:
+    """The automation view of a stored profile.
+
+    The profile counts as complete when every known attribute in ``complete_when`` is set.
+    Purchases in sensitive categories the person has not unlocked never reach a programme
+    (no cross-sell or replenishment reminder built on them).
+    """
+    consents = {str(purpose.value): c.granted for purpose, c in profile.consent.items()}
+    return Person(
+        profile_id=profile.profile_id,
+        stage=str(profile.stage.value),
+        known=not profile.anonymous,
+        language=profile.language,
+        timezone=profile.timezone,
+        consents=consents,
+        channel_preferences=[str(c.value) for c in profile.channel_preferences],
+        birthday=profile.birthday,
+        first_order_at=profile.rfm.first_order_at,
+        orders=profile.rfm.orders,
+        monetary=profile.rfm.revenue,
+        bought_categories=sensitivity.usable_categories(
+            profile.rfm.last_order_categories, consents
+        ),
+        cart_items=sum(item.quantity for item in profile.cart.items),
+        profile_complete=all(getattr(profile.known, name, None) for name in complete_when),
+        problem_moments=sum(1 for mark in profile.last_intents if mark.moment == "problem"),
+    )
+
+
+class NextActionPlanner:
+    """Plans programme steps for a person; see the module docstring for the rules.
+
+    ``caps`` is the store's :class:`~personalization.store.protocols.PersonalRecords`
+    (contact-pressure counters live in the person's ``caps`` part); without it no cap is enforced.
+    """
+
+    def __init__(
+        self,
+        programmes: ProgrammeSet,
+        *,
+        pool: ContentPool | None = None,
+        caps: PersonalRecords | None = None,
+        quiet_hours: QuietHours | None = None,
+        weekly_cap: int = 3,
+        default_timezone: str = "Europe/Berlin",
+        default_language: str = "de",
+        cap_ttl: timedelta = timedelta(days=15),
+        sensitivity: SensitivityPolicy = DEFAULT_SENSITIVITY,
+    ) -> None:
+        self.programmes = programmes
+        self.sensitivity = sensitivity
+        self.pool = pool
+        self.caps = caps
+        self.quiet_hours = quiet_hours if quiet_hours is not None else QuietHours()
+        self.weekly_cap = weekly_cap
+        self.default_timezone = default_timezone
+        self.default_language = default_language
+        self.cap_ttl = cap_ttl
+
+    # -- real time ---------------------------------------------------------------------------
+    def immediate(
+        self,
+        profile: Profile | Person | None,
+        situation: SituationLike | None,
+        intent_prediction: PredictionLike | None,
+        now: datetime,
+    ) -> NextAction | None:
+        """The real-time action for this interaction, or ``None``.
+
+        Matches the enabled phase and moment programmes against the predicted phase and moment,
+        checks their conditions (for ``human_handover``: customer value, how often the problem
+        came back, or an explicit request) and picks the one with the highest priority. Only
+        on-site and chat channels are used, so no contact consent is needed; an anonymous
+        visitor gets an action only from programmes without conditions on the profile.
+
+        Pass the profile as it was before this interaction: the current problem moment is
+        counted once, on top of those in ``profile.last_intents``. A :class:`Person` may stand
+        in for the profile when only some facts are known (the console's "view as visitor").
+        """
+        person = (person_of(profile, sensitivity=self.sensitivity)
+                  if isinstance(profile, Profile) else profile)
+        phase = intent_prediction.phase.name if intent_prediction else None
+        moment = intent_prediction.moment.name if intent_prediction else None
+        intent = intent_prediction.intent.name if intent_prediction else None
+        language = (situation.language.code if situation else None) or (
+            person.language if person else None
+        )
+        best: NextAction | None = None
+        for programme in self.programmes.enabled:
+            trigger = programme.trigger
+            if not trigger.realtime:
+                continue
+            if not ((phase and phase in trigger.phase) or (moment and moment in trigger.moment)):
+                continue
+            why = [f"{'phase' if trigger.phase else 'moment'} "
+                   f"{phase if trigger.phase else moment} triggers {programme.id}"]
+            current = person or Person(profile_id=None)
+            ok, reasons = check_conditions(
+                programme.conditions, current, intent=intent, moment=moment
+            )
+            if not ok:
+                continue
+            step = programme.action
+            channels = [c for c in step.channels if c not in OUTBOUND_CHANNELS]
+            if not channels:
+                continue
+            channel = channels[0]
+            content_id, content_why = self.content_for(step, channel, language or
+                                                       self.default_language, current, now)
+            action = NextAction(
+                action_id=uuid.uuid4().hex,
+                profile_id=current.profile_id,
+                type=step.type,
+                programme=programme.id,
+                step=step.id,
+                channel=channel,
+                send_at=now,
+                content_id=content_id,
+                priority=step.priority,
+                incentive=step.incentive,
+                transactional=step.transactional,
+                reasons=[*why, *reasons, f"channel {channel}: the person is here now",
+                         content_why],
+            )
+            if best is None or action.priority > best.priority:
+                best = action
+        return best
+
+    # -- scheduled steps ----------------------------------------------------------------------
+    async def plan(
+        self,
+        person: Person,
+        programme: Programme,
+        step: Step,
+        due: datetime,
+        now: datetime,
+        *,
+        action_id: str | None = None,
+    ) -> Plan:
+        """Plan ``step`` for ``person``, due at ``due``: channel, send time, content, reasons.
+
+        Reserves one unit of the weekly contact cap of the chosen channel; the caller releases
+        it with :meth:`release` when the step is cancelled. Returns a :class:`Plan` without an
+        action (and the reasons) when no channel is allowed.
+        """
+        ok, reasons = check_conditions(step.conditions, person)
+        if not ok:
+            return Plan(None, [f"{programme.id}.{step.id} skipped: conditions not met", *reasons])
+        zone = self._zone(person)
+        reasons = list(reasons)
+        ordered = _prefer(step.channels, person.channel_preferences)
+        if list(ordered) != list(step.channels):
+            reasons.append(f"channel order follows the person's preferences: {', '.join(ordered)}")
+        for channel in ordered:
+            if channel not in OUTBOUND_CHANNELS:
+                reasons.append(f"{channel} skipped: not a channel to reach someone later")
+                continue
+            if not step.transactional and not person.consents.get(channel, False):
+                reasons.append(f"{channel} skipped: no consent for {channel}")
+                continue
+            send_at = max(due, now)
+            if not step.transactional and channel in self.quiet_hours.channels:
+                moved = self.quiet_hours.next_allowed(send_at, zone)
+                if moved != send_at:
+                    reasons.append(
+                        f"moved from {send_at.astimezone(zone):%H:%M} to "
+                        f"{moved.astimezone(zone):%a %H:%M} ({zone.key}): quiet hours "
+                        f"{self.quiet_hours.start:%H:%M}–{self.quiet_hours.end:%H:%M}"
+                    )
+                    send_at = moved
+            cap_field = None
+            if not step.transactional and person.profile_id is not None:
+                cap_field = _cap_field(channel, send_at.astimezone(zone))
+                if not await self._reserve(person.profile_id, cap_field):
+                    reasons.append(
+                        f"{channel} skipped: {self.weekly_cap} messages this week already "
+                        "(contact-pressure cap)"
+                    )
+                    continue
+            language = person.language or self.default_language
+            content_id, content_why = self.content_for(step, channel, language, person, send_at)
+            action = NextAction(
+                action_id=action_id or uuid.uuid4().hex,
+                profile_id=person.profile_id,
+                type=step.type,
+                programme=programme.id,
+                step=step.id,
+                channel=channel,
+                send_at=send_at,
+                content_id=content_id,
+                priority=step.priority,
+                incentive=step.incentive,
+                transactional=step.transactional,
+                reasons=[*reasons, f"channel {channel}"
+                         + (" (transactional)" if step.transactional else ""), content_why],
+            )
+            return Plan(action, action.reasons, cap_field)
+        return Plan(None, [f"{programme.id}.{step.id} suppressed: no channel allowed", *reasons])
+
+    async def release(self, profile_id: str, cap_field: str | None) -> None:
+        """Give back the contact-pressure unit of a cancelled step."""
+        if cap_field is not None and self.caps is not None:
+            await self.caps.incr_personal(profile_id, "caps", {cap_field: -1}, ttl=self.cap_ttl)
+
+    async def _reserve(self, profile_id: str, cap_field: str) -> bool:
+        if self.caps is None:
+            return True
+        counts = await self.caps.incr_personal(
+            profile_id, "caps", {cap_field: 1}, ttl=self.cap_ttl
+        )
+        if counts[cap_field] <= self.weekly_cap:
+            return True
+        await self.caps.incr_personal(profile_id, "caps", {cap_field: -1}, ttl=self.cap_ttl)
+        return False
+
+    def content_for(
+        self, step: Step, channel: str, language: str, person: Person, now: datetime
+    ) -> tuple[str | None, str]:
+        """The content item for the step (id, reason): tags first, then categories, then default."""
+        if self.pool is None:
+            return None, "no content pool"
+        slot = step.slot or DEFAULT_SLOTS.get(channel, "banner")
+        items = list(self.pool.eligible(slot, channel, language, now))  # type: ignore[arg-type]
+        tags = set(step.content_tags)
+        tagged = [i for i in items if tags <= set(i.tags)] if tags else []
+        if not tagged and tags:
+            tagged = [i for i in items if tags & set(i.tags)]
+        # Items built on a sensitive category the person has not unlocked are never chosen, not
+        # even as a fallback: receiving one would reveal what was inferred.
+        tagged = [i for i in tagged if len(self.sensitivity.usable_categories(
+            i.targeting.categories, person.consents)) == len(i.targeting.categories)]
+        bought = set(person.bought_categories)
+        if tagged and bought:
+            fitting = [i for i in tagged if bought & set(i.targeting.categories)]
+            if fitting:
+                return fitting[0].id, (
+                    f"content {fitting[0].id}: {slot}/{channel}/{language}, tags "
+                    f"{', '.join(sorted(tags))}, bought categories"
+                )
+        if tagged:
+            return tagged[0].id, (
+                f"content {tagged[0].id}: {slot}/{channel}/{language}, tags "
+                f"{', '.join(sorted(tags & set(tagged[0].tags)))}"
+            )
+        defaults = [i for i in items if i.is_default]
+        if defaults:
+            item_id = defaults[0].id
+            return item_id, f"content {item_id}: default of {slot}/{channel}/{language}"
+        return None, f"no live content for {slot}/{channel}/{language}"
+
+    def _zone(self, person: Person) -> ZoneInfo:
+        for name in (person.timezone, self.default_timezone):
+            if name:
+                try:
+                    return ZoneInfo(name)
+                except (ZoneInfoNotFoundError, ValueError):
+                    continue
+        return ZoneInfo("UTC")
+
+    def local_zone(self, person: Person) -> ZoneInfo:
+        """The person's time zone (their own, else the default)."""
+        return self._zone(person)
+
+
+# -- shapes of the situation and the prediction (intent.situation / intent.model) ---------------
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Language(Protocol):
+    @property
+    def code(self) -> str | None: ...
+
+
+class SituationLike(Protocol):
+    """What :meth:`NextActionPlanner.immediate` reads of ``intent.situation.models.Situation``."""
+
+    @property
+    def language(self) -> _Language: ...
+
+
+class PredictionLike(Protocol):
+    """What it reads of ``intent.model.IntentPrediction``."""
+
+    @property
+    def intent(self) -> _Named: ...
+    @property
+    def phase(self) -> _Named: ...
+    @property
+    def moment(self) -> _Named: ...
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def check_conditions(
+    conditions: Conditions,
+    person: Person,
+    *,
+    intent: str | None = None,
+    moment: str | None = None,
+) -> tuple[bool, list[str]]:
+    """Whether ``person`` qualifies, and the reasons (what held, or what did not)."""
+    results: list[tuple[bool, str]] = []
+    if conditions.stages:
+        results.append((person.stage in conditions.stages,
+                        f"stage {person.stage} {_in(person.stage in conditions.stages)} "
+                        f"{', '.join(conditions.stages)}"))
+    if conditions.known is not None:
+        results.append((person.known == conditions.known,
+                        "known person" if person.known else "anonymous person"))
+    if conditions.profile_incomplete is not None:
+        held = (not person.profile_complete) == conditions.profile_incomplete
+        results.append((held, "profile incomplete" if not person.profile_complete
+                        else "profile complete"))
+    if conditions.has_cart is not None:
+        held = (person.cart_items > 0) == conditions.has_cart
+        results.append((held, f"{person.cart_items} item(s) in the cart"))
+    if conditions.min_orders is not None:
+        results.append((person.orders >= conditions.min_orders,
+                        f"{person.orders} order(s), needs {conditions.min_orders}"))
+    if conditions.min_monetary is not None:
+        results.append((person.monetary >= conditions.min_monetary,
+                        f"customer value {person.monetary:.0f} "
+                        f"{'>=' if person.monetary >= conditions.min_monetary else '<'} "
+                        f"{conditions.min_monetary:.0f}"))
+    if conditions.min_problem_repeats is not None:
+        repeats = person.problem_moments + (1 if moment == "problem" else 0)
+        results.append((repeats >= conditions.min_problem_repeats,
+                        f"problem moment {repeats} time(s), threshold "
+                        f"{conditions.min_problem_repeats}"))
+    if conditions.intents:
+        held = intent in conditions.intents
+        results.append((held, f"intent {intent} {_in(held)} {', '.join(conditions.intents)}"))
+    if not results:
+        return True, []
+    if conditions.match == "any":
+        passed = [why for ok, why in results if ok]
+        return (True, passed) if passed else (False, [why for _, why in results])
+    failed = [why for ok, why in results if not ok]
+    return (False, failed) if failed else (True, [why for _, why in results])
+
+
+def _in(held: bool) -> str:
+    return "in" if held else "not in"
+
+
+def _prefer(channels: Sequence[str], preferred: Sequence[str]) -> list[str]:
+    first = [c for c in preferred if c in channels]
+    return [*dict.fromkeys(first), *[c for c in channels if c not in first]]
+
+
+def _cap_field(channel: str, local: datetime) -> str:
+    year, week, _ = local.isocalendar()
+    return f"contact:{channel}:{year}-W{week:02d}"
+

@@ -1,0 +1,122 @@
+"""Fit scoring: each term behaves as stated, weights are validated, features are cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from content_pool.models import ContentItem
+from intent.encoder import HashingEncoder
+from personalization.decisions.models import DecisionContext, DecisionProfile, SituationSummary
+from personalization.decisions.ranking import TERMS, FeatureIndex, Ranker, ScoringWeights
+from tests.personalization.decider_helpers import NOW, item
+
+
+def stored(item_id: str, **overrides: Any) -> ContentItem:
+    draft = item(item_id, **overrides)
+    return ContentItem.model_validate({**draft.model_dump(), "version": 1, "updated_at": NOW})
+
+
+def context(**overrides: Any) -> DecisionContext:
+    values: dict[str, Any] = {"language": "de", "channel": "web", "situation": SituationSummary()}
+    values.update(overrides)
+    return DecisionContext(**values)
+
+
+ITEMS = (
+    stored("buy-now", targeting={"phases": ["purchase"], "moments": ["buy"]}),
+    stored("inspire", targeting={"phases": ["explore"], "moments": ["know"]}),
+    stored("open"),
+)
+
+
+def term(name: str, terms: np.ndarray) -> np.ndarray:
+    column: np.ndarray = terms[:, TERMS.index(name)]
+    return column
+
+
+def test_phase_and_moment_match_scale_with_confidence() -> None:
+    features = FeatureIndex(None).features(ITEMS)
+    ranker = Ranker()
+    sure = ranker.terms(features, context(phase="purchase", moment="buy"))
+    assert list(term("phase", sure)) == [1.0, 0.0, 0.5]
+    assert list(term("moment", sure)) == [1.0, 0.0, 0.5]
+    unsure = ranker.terms(features, context(phase="purchase"), phase_confidence=0.4)
+    assert list(term("phase", unsure)) == pytest.approx([0.7, 0.3, 0.5])
+    unknown = ranker.terms(features, context())
+    assert set(term("phase", unknown)) == {0.5}
+    fit = ranker.fit(sure)
+    assert fit[0] > fit[2] > fit[1]
+
+
+def test_similarity_ranks_the_item_about_the_search_first() -> None:
+    items = (stored("boots", title="Wanderschuhe wasserdicht"),
+             stored("tents", title="Zelte und Schlafsäcke"))  # fmt: skip
+    encoder = HashingEncoder(dim=512)
+    features = FeatureIndex(encoder).features(items)
+    text = encoder.encode(["wasserdichte wanderschuhe"])[0]
+    sims = term("similarity", Ranker().terms(features, context(), text_vector=text))
+    assert sims[0] > sims[1] >= 0
+
+
+def test_affinity_and_lifecycle_need_a_profile() -> None:
+    items = (
+        stored("hiking", targeting={"categories": ["hiking"], "lifecycle_stages": ["loyal"]}),
+        stored("running", targeting={"categories": ["running"]}),
+    )
+    features = FeatureIndex(None).features(items)
+    anonymous = Ranker().terms(features, context())
+    assert list(term("affinity", anonymous)) == [0.0, 0.0]
+    assert list(term("lifecycle", anonymous)) == [0.0, 0.5]
+    hiker = DecisionProfile("p", lifecycle="loyal", affinities={"hiking": 0.8, "running": 0.1})
+    known = Ranker().terms(features, context(profile=hiker))
+    assert list(term("affinity", known)) == pytest.approx([0.8, 0.1])
+    assert list(term("lifecycle", known)) == [1.0, 0.5]
+
+
+def test_reasons_name_every_weighted_term_with_its_value() -> None:
+    features = FeatureIndex(None).features(ITEMS)
+    ranker = Ranker(ScoringWeights(priority=0.0))
+    ctx = context(phase="purchase", moment="buy")
+    terms = ranker.terms(features, ctx)
+    reasons = ranker.explain(ITEMS[0], terms[0], ctx)
+    assert reasons[0] == "phase: phase purchase = 1.00 x weight 0.30"
+    assert not any(r.startswith("priority") for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"phase": -0.1}, {"phase": float("nan")},
+     {name: 0.0 for name in TERMS}, {"ctr_floor": 0.3, "ctr_ceiling": 0.2}],
+)  # fmt: skip
+def test_weights_are_validated(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ScoringWeights(**bad)
+
+
+def test_weights_from_settings_reject_unknown_names() -> None:
+    assert ScoringWeights.from_mapping({"phase": 0.5}).phase == 0.5
+    with pytest.raises(ValueError, match="unknown scoring weights: phaze"):
+        ScoringWeights.from_mapping({"phaze": 0.5})
+
+
+def test_features_are_computed_once_per_bucket_and_item_version() -> None:
+    class CountingEncoder(HashingEncoder):
+        calls = 0
+
+        def encode(self, texts: Any) -> np.ndarray:
+            type(self).calls += len(texts)
+            return super().encode(texts)
+
+    index = FeatureIndex(CountingEncoder(dim=64))
+    bucket = ITEMS
+    first = index.features(bucket)
+    assert index.features(bucket) is first
+    assert CountingEncoder.calls == 3
+    index.features(tuple(reversed(ITEMS)))  # a new bucket of known items: no new encoding
+    assert CountingEncoder.calls == 3
+    edited = ContentItem.model_validate({**ITEMS[0].model_dump(), "version": 2})
+    index.features((edited,))
+    assert CountingEncoder.calls == 4

@@ -77,7 +77,7 @@ def automation_import(file: str = typer.Argument(..., help="Programmes YAML file
     """Validate FILE; with KAIROS_REDIS_URL also store it for every app and worker."""
     import asyncio
 
-    from personalization.automation.programmes import InvalidProgramme
+    from personalization.errors import InvalidProgramme
     from service.routes.actions import import_programmes_file
     from service.settings import Settings
 

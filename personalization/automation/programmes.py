@@ -1,4 +1,5 @@
-"""Lifecycle programmes as data: a trigger, conditions, an action and its follow-ups.
+"""Lifecycle prografrom personalization.errors import InvalidProgramme
+mmes as data: a trigger, conditions, an action and its follow-ups.
 
 A programme is written by marketers in YAML (``personalization/automation/data/programmes.yml`` is
 the default set) and replaced through ``PUT /v1/programmes`` or ``kairos automation import``::
@@ -54,7 +55,7 @@ from pydantic import (
     model_validator,
 )
 
-from personalization.errors import PersonalizationError
+from personalization.errors import InvalidProgramme
 
 DEFAULT_PROGRAMMES = Path(__file__).parent / "data" / "programmes.yml"
 
@@ -72,17 +73,6 @@ OUTBOUND_CHANNELS: frozenset[str] = frozenset({"email", "sms", "push"})
 _ID = r"^[a-z][a-z0-9_]{0,59}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class InvalidProgramme(PersonalizationError, ValueError):
-    """Programmes that cannot be accepted; ``errors`` lists each problem as ``{field, message}``."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        self.errors = errors
-        first = errors[0] if errors else {"field": "", "message": "invalid"}
-        where = f"{first['field']}: " if first["field"] else ""
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"invalid programmes: {where}{first['message']}{more}")
 
 
 def parse_duration(value: Any) -> timedelta:

@@ -64,7 +64,7 @@ from personalization.automation.next_action import (
 from personalization.automation.programmes import Duration, Programme, Step
 from personalization.automation.scheduler import ActionRecord, Scheduler
 from personalization.clock import Clock, system_clock
-from personalization.errors import PersonalizationError
+from personalization.errors import InvalidSchedule
 from personalization.profiles.events import Event, Purchase
 from personalization.profiles.profile import Profile, Transition
 from personalization.profiles.sensitivity import SensitivityPolicy, consents_of
@@ -83,10 +83,6 @@ _PHRASE = re.compile(
     r"\s+month|(?P<days>\w+(?:\s*(?:,|and)\s*\w+)*))(?:\s+at\s+(?P<hh>\d{1,2}):(?P<mm>\d{2}))?$"
 )
 _SEPARATORS = (".", "/", ":", ">")
-
-
-class InvalidSchedule(PersonalizationError, ValueError):
-    """A schedule or calendar rule that cannot be understood."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from personalization.clock import Clock, system_clock
-from personalization.errors import PersonalizationError
+from personalization.errors import InvalidLinkRequest
 
 if TYPE_CHECKING:
     from personalization.decisions.models import DecisionRequest
@@ -51,10 +51,6 @@ _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 _PROFILE_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 _MAC_BYTES: Final = 16
 _DOMAIN: Final = b"kairos-link-v1"
-
-
-class InvalidLinkRequest(PersonalizationError, ValueError):
-    """A token cannot be issued as asked (bad profile id, ttl out of range)."""
 
 
 @dataclass(frozen=True, slots=True)

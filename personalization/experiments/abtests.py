@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from personalization.clock import Clock, system_clock
-from personalization.errors import PersonalizationError
+from personalization.errors import ABTestConflict, ABTestNotFound, InvalidABTest
 from personalization.experiments.abstats import (
     Comparison,
     msprt,
@@ -68,22 +68,6 @@ Status = Literal["draft", "running", "stopped"]
 
 
 # -- errors ---------------------------------------------------------------------------------------
-class ABTestNotFound(PersonalizationError, LookupError):
-    """No A/B test with that id."""
-
-    def __init__(self, test_id: str) -> None:
-        self.test_id = test_id
-        super().__init__(f"A/B test {test_id!r} does not exist")
-
-
-class ABTestConflict(PersonalizationError):
-    """The change is not possible in the test's state (or another test runs on the slot)."""
-
-
-class InvalidABTest(PersonalizationError, ValueError):
-    """A test definition that cannot be accepted."""
-
-
 def assign(test_id: str, person_id: str, shares: Sequence[float]) -> int:
     """The index of the variant ``person_id`` gets in ``test_id``: a stable hash into ``shares``."""
     digest = hashlib.sha256(f"abtest|{test_id}|{person_id}".encode()).digest()

@@ -38,7 +38,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from content_pool.errors import ExpressionError
 from content_pool.expressions import Expression, compile_expression
 from personalization.clock import Clock, system_clock
-from personalization.errors import PersonalizationError
+from personalization.errors import InvalidSegment, SegmentNotFound
 from personalization.experiments.definitions import DefinitionStore
 from personalization.profiles.profile import from_document
 from personalization.profiles.sensitivity import SensitivityPolicy, usable_profile_affinities
@@ -52,18 +52,6 @@ if TYPE_CHECKING:
 KIND = "segment"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 _NAME = re.compile(NAME_PATTERN)
-
-
-class SegmentNotFound(PersonalizationError, LookupError):
-    """No segment of that name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(f"segment {name!r} does not exist")
-
-
-class InvalidSegment(PersonalizationError, ValueError):
-    """A segment definition that cannot be accepted (bad name or condition)."""
 
 
 class SegmentFields(BaseModel):

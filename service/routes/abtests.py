@@ -12,16 +12,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
-from personalization.errors import PersonalizationError
+from personalization.errors import (
+    ABTestConflict,
+    ABTestNotFound,
+    InvalidABTest,
+    PersonalizationError,
+)
 from personalization.experiments.abtests import (
     ID_PATTERN,
     ABTest,
-    ABTestConflict,
     ABTestFields,
-    ABTestNotFound,
     ABTestResults,
     ABTests,
-    InvalidABTest,
 )
 
 ABTEST_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {

@@ -27,7 +27,6 @@ from redis.exceptions import RedisError
 from personalization.automation.engine import Automation
 from personalization.automation.next_action import NextActionPlanner, QuietHours
 from personalization.automation.programmes import (
-    InvalidProgramme,
     ProgrammeSet,
     dumps_programmes,
     load_programmes,
@@ -42,6 +41,7 @@ from personalization.automation.scheduler import (
 )
 from personalization.clock import system_clock
 from personalization.decisions.decider import PlannerAdvisor
+from personalization.errors import InvalidProgramme
 from personalization.store.redis_store import RedisStore
 from service.routes.profiles import ProfileIdPath
 from service.settings import Settings

@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from personalization.clock import system_clock
-from personalization.decisions.links import TOKEN_PARAM, InvalidLinkRequest, LinkSigner
-from personalization.errors import PersonalizationError
+from personalization.decisions.links import TOKEN_PARAM, LinkSigner
+from personalization.errors import InvalidLinkRequest, PersonalizationError
 from personalization.profiles.events import PROFILE_ID_PATTERN
 
 LINK_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {

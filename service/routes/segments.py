@@ -13,14 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
-from personalization.errors import PersonalizationError
+from personalization.errors import InvalidSegment, PersonalizationError, SegmentNotFound
 from personalization.experiments.segments import (
     NAME_PATTERN,
-    InvalidSegment,
     ProfileSampler,
     Segment,
     SegmentFields,
-    SegmentNotFound,
     Segments,
 )
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from personalization.automation.programmes import (
-    InvalidProgramme,
     dumps_programmes,
     load_programmes,
     loads_programmes,
     parse_duration,
 )
+from personalization.errors import InvalidProgramme
 
 MINIMAL = """
 programmes:

@@ -13,13 +13,9 @@ from personalization.automation.engine import Automation
 from personalization.automation.next_action import NextActionPlanner
 from personalization.automation.programmes import parse_programmes
 from personalization.automation.scheduler import MemoryScheduler
-from personalization.automation.schedules import (
-    CalendarRule,
-    InvalidSchedule,
-    Schedules,
-    parse_schedules,
-)
+from personalization.automation.schedules import CalendarRule, Schedules, parse_schedules
 from personalization.clock import FrozenClock
+from personalization.errors import InvalidSchedule
 from personalization.experiments.definitions import MemoryDefinitions
 from personalization.experiments.segments import SegmentFields, Segments
 from personalization.profiles.events import parse_event

@@ -9,7 +9,8 @@ import pytest
 
 from intent.situation.context import ContextInput
 from intent.situation.reader import SituationReader
-from personalization.decisions.links import TOKEN_PARAM, InvalidLinkRequest, LinkSigner
+from personalization.decisions.links import TOKEN_PARAM, LinkSigner
+from personalization.errors import InvalidLinkRequest
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

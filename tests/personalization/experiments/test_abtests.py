@@ -10,16 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from personalization.clock import FrozenClock
+from personalization.errors import ABTestConflict, ABTestNotFound, InvalidABTest
 from personalization.experiments.abstats import msprt, required_sample_size, wilson_interval, z_test
-from personalization.experiments.abtests import (
-    ABTestConflict,
-    ABTestFields,
-    ABTestNotFound,
-    ABTests,
-    InvalidABTest,
-    analyse,
-    assign,
-)
+from personalization.experiments.abtests import ABTestFields, ABTests, analyse, assign
 from personalization.experiments.definitions import MemoryDefinitions, RedisDefinitions
 from tests.conftest import Backend
 from tests.factories import make_store

@@ -9,14 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from personalization.clock import FrozenClock
+from personalization.errors import InvalidSegment, SegmentNotFound
 from personalization.experiments.definitions import MemoryDefinitions, RedisDefinitions
 from personalization.experiments.segments import (
-    InvalidSegment,
     MemoryProfileSampler,
     ProfileSampler,
     RedisProfileSampler,
     SegmentFields,
-    SegmentNotFound,
     Segments,
 )
 from personalization.profiles.events import parse_event

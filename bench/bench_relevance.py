@@ -362,6 +362,7 @@ class Report:
     dropped_fields: dict[str, int]
     seconds: float
     at: str
+    ceiling: list[bool] = field(default_factory=list)  # a hero candidate on topic exists
 
     def mean(self, system: str, metric: str, keep: Iterable[int] | None = None) -> float | None:
         rows = self.outcomes[system]
@@ -410,6 +411,7 @@ class Report:
             "content_dir": self.content_dir,
             "context_fields_dropped": self.dropped_fields,
             "seconds": round(self.seconds, 1),
+            "hero_on_topic_ceiling": float(np.mean(self.ceiling)) if self.ceiling else None,
             "systems": systems,
         }
 
@@ -452,6 +454,7 @@ def evaluate(
     outcomes: dict[str, list[Outcome]] = {system: [] for system in SYSTEMS}
     rng = np.random.default_rng(DECISION_SEED)
     rankers: dict[tuple[str, str], TfidfRanker] = {}
+    ceiling: list[bool] = []
     settings = bench_settings(encoder, content_dir)
     if progress:
         progress.log(f"starting the app (encoder {encoder})")
@@ -462,6 +465,8 @@ def evaluate(
             progress.log(f"{len(items)} live items; {len(situations)} situations")
         for index, situation in enumerate(situations):
             outcomes["kairos"].append(run_kairos(client, situation, index, items, known, dropped))
+            ceiling.append(any(relevant(i, situation.topic, situation.language)
+                               for i in candidates(items, "hero", situation.language)))
             for system, outcome in run_baselines(situation, items, rankers, rng).items():
                 outcomes[system].append(outcome)
             if progress and (index + 1) % 25 == 0:
@@ -474,6 +479,7 @@ def evaluate(
         dropped_fields={k: v for k, v in dropped.items()},
         seconds=time.perf_counter() - started,
         at=now.strftime("%Y-%m-%d %H:%M UTC"),
+        ceiling=ceiling,
     )
 
 
@@ -505,6 +511,8 @@ def render(report: Report, console: Console, *, load: str = "") -> None:
                       _pct(s["hero_on_topic_no_topic"]), _pct(s["hero_language"]),
                       "-" if s["ndcg3"] is None else f"{s['ndcg3']:.3f}")  # fmt: skip
     console.print(table)
+    console.print(f"ceiling: a hero on topic exists in the pool for "
+                  f"{_pct(summary['hero_on_topic_ceiling'])} of the visits")
     groups = Table(title="hero on topic (kairos: also hero language) by group")
     groups.add_column("group")
     groups.add_column("n", justify="right")

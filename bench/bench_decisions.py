@@ -53,7 +53,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from intent.situation.reader import SituationReader
-from personalization.decisions.decider import Decider
+from personalization.decisions.decider import Decider, DeciderParts
 from personalization.decisions.holdout import Holdout
 from personalization.decisions.models import DecisionProfile, DecisionRequest
 from personalization.decisions.policies import ThompsonSampling, create_rng, make_policy
@@ -373,7 +373,7 @@ async def run_kairos(items: Sequence[SimItem], visitors: Sequence[Visitor],
     pool = ContentPool(content)
     await pool.refresh()
     by_id = {item.id: item for item in items}
-    decider = Decider(
+    decider = Decider(DeciderParts(
         pool,
         MemoryStore(max_decisions=50_000),
         renderer=Renderer(),
@@ -385,7 +385,7 @@ async def run_kairos(items: Sequence[SimItem], visitors: Sequence[Visitor],
         intent=SimulatedIntent(visitors),
         profiles=SimulatedProfiles(visitors),
         holdout=Holdout(0.0),
-    )
+    ))
     now = datetime(2026, 6, 6, 10, tzinfo=UTC)
     task = progress.add_task(f"kairos {'+'.join(context_features)}", total=len(visitors))
     out = np.empty(len(visitors))
@@ -490,7 +490,7 @@ async def _latency_case(pool_size: int, placements: int, backend: str, redis_url
             parse_event({"type": "consent_update", "event_id": f"c{k}", "profile_id": f"p{k}",
                          "properties": {"consents": {"personalisation": True}}}),
         ])  # fmt: skip
-    decider = Decider(
+    decider = Decider(DeciderParts(
         pool,
         store,
         renderer=Renderer(),
@@ -499,7 +499,7 @@ async def _latency_case(pool_size: int, placements: int, backend: str, redis_url
         situation_reader=SituationReader(),
         profiles=ConsentedProfiles(profiles),
         holdout=Holdout(0.1),
-    )
+    ))
     decider.warm(datetime.now(UTC))
     task = progress.add_task(f"latency {backend} {pool_size}/{placements}", total=n + 200)
     timings = []

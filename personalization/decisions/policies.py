@@ -19,8 +19,9 @@ feature value, ``r_{i,phase} * r_{i,moment}``, each learned from every showing w
 it learns from far less traffic than one factor per combination, at the price of assuming the
 features act independently. ``factorised=False`` keeps one factor per combination.
 
-The statistics live in :class:`~personalization.store.protocols.Counters` (:class:`BanditState`), so
-every worker reads and writes the same posterior.
+The statistics live in :class:`~personalization.store.protocols.Counters`
+(:class:`~personalization.decisions.bandit_state.BanditState`), so every worker reads and writes the
+same posterior.
 
 A policy's configuration is a frozen value object that validates itself; :func:`make_policy`
 builds the implementation from the registry :data:`POLICIES`, keyed by name:
@@ -53,59 +54,25 @@ The verbs follow mabwiser: :meth:`Bandit.predict_expectations`, :meth:`Bandit.pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
 
-from personalization.decisions.models import DecisionContext
-from personalization.store.protocols import Counters
+from personalization.decisions.bandit_state import ArmStats, BanditState, context_key
 
 CONTEXT_FEATURES: tuple[str, ...] = ("phase", "moment", "device", "lifecycle", "language")
+
+__all__ = [
+    "CONTEXT_FEATURES", "POLICIES", "ArmStats", "Bandit", "BanditState", "Choice", "EpsilonGreedy",
+    "Greedy", "PolicyConfig", "ThompsonSampling", "context_key", "create_rng", "make_policy",
+]
 
 
 def create_rng(seed: int | None = None) -> np.random.Generator:
     """The random generator policies draw from; pass a seed for reproducible runs."""
     return np.random.default_rng(seed)
-
-
-@dataclass(frozen=True, slots=True)
-class ArmStats:
-    """Posterior statistics per candidate (columns).
-
-    ``expected`` and ``clicks`` have one row per context group (one for a joint context, one
-    per feature when factorised; 1-D arrays are read as one group); ``item_expected``,
-    ``item_clicks`` and ``served`` are over all contexts.
-    """
-
-    served: np.ndarray
-    expected: np.ndarray
-    clicks: np.ndarray
-    item_expected: np.ndarray
-    item_clicks: np.ndarray
-
-    @classmethod
-    def empty(cls, k: int) -> ArmStats:
-        return cls(np.zeros(k), np.zeros((1, k)), np.zeros((1, k)), np.zeros(k), np.zeros(k))
-
-    @classmethod
-    def from_counters(
-        cls,
-        groups: Sequence[Sequence[Mapping[str, float]]],
-        item_rows: Sequence[Mapping[str, float]],
-    ) -> ArmStats:
-        def column(source: Sequence[Mapping[str, float]], name: str) -> np.ndarray:
-            return np.asarray([row.get(name, 0.0) for row in source], dtype=np.float64)
-
-        k = len(item_rows)
-        return cls(
-            column(item_rows, "n"),
-            np.asarray([column(rows, "e") for rows in groups]).reshape(len(groups), k),
-            np.asarray([column(rows, "c") for rows in groups]).reshape(len(groups), k),
-            column(item_rows, "e"),
-            column(item_rows, "c"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,75 +308,3 @@ def make_policy(
     implementation = POLICIES[config.name][1]
     bandit: Bandit = implementation(config, rng or create_rng())  # type: ignore[assignment]
     return bandit
-
-
-def context_key(context: DecisionContext, features: Sequence[str], factorised: bool = True) -> str:
-    """The bandit context of a request.
-
-    Joint: ``"consider|buy"`` for ``("phase", "moment")``, one statistic per combination.
-    Factorised: ``"phase=consider&moment=buy"``, one statistic per feature value, multiplied
-    (learns faster, assumes the features act independently).
-    """
-    values = {
-        "phase": context.phase,
-        "moment": context.moment,
-        "device": context.device,
-        "lifecycle": context.lifecycle,
-        "language": context.language,
-    }
-    if factorised and features:
-        return "&".join(f"{name}={values[name]}" for name in features)
-    return "|".join(values[name] for name in features) or "all"
-
-
-class BanditState:
-    """The posterior statistics in the shared counters: per item and context, and per item."""
-
-    ALL = "_all"
-
-    def __init__(self, counters: Counters, *, namespace: str = "bandit") -> None:
-        self.counters = counters
-        self.namespace = namespace
-
-    def key(self, item_id: str, context: str) -> str:
-        return f"{self.namespace}:{item_id}:{context}"
-
-    async def load(self, item_ids: Sequence[str], context: str) -> ArmStats:
-        """The statistics of the candidates, in one round trip."""
-        groups = context.split("&")
-        keys = [self.key(i, g) for g in groups for i in item_ids]
-        keys += [self.key(i, self.ALL) for i in item_ids]
-        rows = await self.counters.get_many(keys)
-        k = len(item_ids)
-        per_group = [rows[n * k : (n + 1) * k] for n in range(len(groups))]
-        return ArmStats.from_counters(per_group, rows[len(groups) * k :])
-
-    async def partial_fit(
-        self,
-        item_id: str,
-        context: str,
-        *,
-        served: float = 0.0,
-        expected: float = 0.0,
-        reward: float = 0.0,
-    ) -> None:
-        """Add one observation (a showing with its prior CTR, and/or a reward) to the item's
-        statistics in ``context`` and overall, in one round trip."""
-        await self.counters.incr_many(
-            self.updates(item_id, context, served=served, expected=expected, reward=reward))
-
-    def updates(
-        self,
-        item_id: str,
-        context: str,
-        *,
-        served: float = 0.0,
-        expected: float = 0.0,
-        reward: float = 0.0,
-    ) -> list[tuple[str, dict[str, float]]]:
-        """The counter updates of :meth:`partial_fit`, to batch with other writes."""
-        amounts = {k: v for k, v in {"n": served, "e": expected, "c": reward}.items() if v}
-        if not amounts:
-            return []
-        return [(self.key(item_id, group), amounts)
-                for group in (*context.split("&"), self.ALL)]  # fmt: skip

@@ -136,6 +136,14 @@ def _add(into: dict[str, float], values: Mapping[str, float]) -> None:
         into[name] = into.get(name, 0.0) + values.get(name, 0.0)
 
 
+_Groups = dict[str, dict[str, float]]
+"""``{"treatment": totals, "control": totals}``."""
+
+
+def _groups() -> _Groups:
+    return {"treatment": {}, "control": {}}
+
+
 async def content_report(
     counters: Counters, *, group_by: GroupBy = "item", namespace: str = "stats"
 ) -> ContentReport:
@@ -145,22 +153,10 @@ async def content_report(
     ``"slot"``: one row per slot; ``"phase_moment"``: one row per recognised phase|moment,
     uplift against the control group in the same phase|moment. Rows are sorted by showings.
     """
-    raw = await counters.scan_counters(f"{namespace}:*")
-    cells: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(dict)
-    for key, values in raw.items():
-        parts = key[len(namespace) + 1 :].split(":")
-        if len(parts) != 4:
-            continue
-        slot, item, phase_moment, group = parts
-        _add(cells[(slot, item, phase_moment, group)], values)
-
-    rows: dict[tuple[str, str | None], dict[str, dict[str, float]]] = defaultdict(
-        lambda: {"treatment": {}, "control": {}}
-    )
-    slot_totals: dict[str, dict[str, dict[str, float]]] = defaultdict(
-        lambda: {"treatment": {}, "control": {}}
-    )
-    total: dict[str, dict[str, float]] = {"treatment": {}, "control": {}}
+    cells = _cells(await counters.scan_counters(f"{namespace}:*"), namespace)
+    rows: dict[tuple[str, str | None], _Groups] = defaultdict(_groups)
+    slot_totals: dict[str, _Groups] = defaultdict(_groups)
+    total = _groups()
     for (slot, item, phase_moment, group), values in cells.items():
         if group not in total:
             continue
@@ -173,22 +169,8 @@ async def content_report(
         _add(slot_totals[slot][group], values)
         _add(total[group], values)
 
-    out = []
-    for (key, row_slot), groups in rows.items():
-        baseline = (
-            slot_totals[row_slot]["control"]
-            if group_by == "item" and row_slot
-            else groups["control"]
-        )
-        out.append(
-            ReportRow(
-                key=key,
-                slot=row_slot,
-                treatment=GroupStats.of(groups["treatment"]),
-                control=GroupStats.of(groups["control"]),
-                uplift=_uplift(groups["treatment"], baseline),
-            )
-        )
+    out = [_row(key, row_slot, groups, slot_totals, group_by)
+           for (key, row_slot), groups in rows.items()]  # fmt: skip
     out.sort(key=lambda row: (-(row.treatment.served + row.control.served), row.key))
     return ContentReport(
         group_by=group_by,
@@ -199,4 +181,37 @@ async def content_report(
             control=GroupStats.of(total["control"]),
             uplift=_uplift(total["treatment"], total["control"]),
         ),
+    )
+
+
+def _cells(
+    raw: Mapping[str, Mapping[str, float]], namespace: str
+) -> dict[tuple[str, str, str, str], dict[str, float]]:
+    """The counters by ``(slot, item, phase|moment, group)``; other keys are skipped."""
+    cells: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(dict)
+    for key, values in raw.items():
+        parts = key[len(namespace) + 1 :].split(":")
+        if len(parts) != 4:
+            continue
+        slot, item, phase_moment, group = parts
+        _add(cells[(slot, item, phase_moment, group)], values)
+    return cells
+
+
+def _row(
+    key: str,
+    row_slot: str | None,
+    groups: _Groups,
+    slot_totals: Mapping[str, _Groups],
+    group_by: GroupBy,
+) -> ReportRow:
+    baseline = (
+        slot_totals[row_slot]["control"] if group_by == "item" and row_slot else groups["control"]
+    )
+    return ReportRow(
+        key=key,
+        slot=row_slot,
+        treatment=GroupStats.of(groups["treatment"]),
+        control=GroupStats.of(groups["control"]),
+        uplift=_uplift(groups["treatment"], baseline),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -115,9 +116,7 @@ def preview_decider(decider: Decider, profile: DecisionProfile | None = None) ->
     """A copy of ``decider`` that reads like the original and writes nothing."""
     preview = copy.copy(decider)
     store = DryRunStore(decider.store)
-    preview.store = store
+    profiles = StatedProfile(profile, decider.profiles) if profile is not None else decider.profiles
+    preview.parts = replace(decider.parts, store=store, holdout=Holdout(0.0), profiles=profiles)
     preview.bandit = BanditState(store, namespace=decider.bandit.namespace)
-    preview.holdout = Holdout(0.0)
-    if profile is not None:
-        preview.profiles = StatedProfile(profile, decider.profiles)
     return preview

@@ -25,6 +25,7 @@ from personalization.decisions.decider import (
     ConsentedProfiles,
     Decider,
     DeciderOptions,
+    DeciderParts,
     DecisionStore,
     IntentPredictor,
     ProfileFinder,
@@ -66,7 +67,7 @@ def build_decider(
         for name, value in settings.decision_policy_options.items()
     }
     policy = make_policy(settings.decision_policy, create_rng(settings.decision_seed), **options)
-    return Decider(
+    parts = DeciderParts(
         pool,
         store,
         renderer=renderer,
@@ -77,7 +78,10 @@ def build_decider(
         intent=intent,
         profiles=ConsentedProfiles(profiles, clock=system_clock) if profiles else None,
         holdout=Holdout(settings.holdout_share, settings.holdout_salt),
-        options=DeciderOptions(
+    )
+    return Decider(
+        parts,
+        DeciderOptions(
             default_language=settings.languages[0] if settings.languages else "de",
             min_intent_confidence=settings.min_intent_confidence,
             decision_ttl=timedelta(hours=settings.decision_ttl_hours),

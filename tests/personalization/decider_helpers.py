@@ -12,7 +12,7 @@ from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from intent.encoder import HashingEncoder
 from intent.situation.reader import SituationReader
-from personalization.decisions.decider import Decider, DecisionStore, ProfileSource
+from personalization.decisions.decider import Decider, DeciderParts, DecisionStore, ProfileSource
 from personalization.decisions.holdout import Holdout
 from personalization.decisions.models import DecisionRequest
 from personalization.decisions.policies import ThompsonSampling, create_rng, make_policy
@@ -59,7 +59,7 @@ async def make_decider(
     **policy: Any,
 ) -> Decider:
     pool = await make_pool(drafts)
-    return Decider(
+    return Decider(DeciderParts(
         pool,
         store,
         renderer=Renderer(),
@@ -68,7 +68,7 @@ async def make_decider(
         situation_reader=SituationReader(),
         profiles=profiles,
         holdout=Holdout(holdout),
-    )
+    ))
 
 
 def request(**overrides: Any) -> DecisionRequest:

@@ -4,13 +4,14 @@ frequency caps, holdout, and learning from clicks."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
-from personalization.decisions.decider import ConsentedProfiles
+from personalization.decisions.decider import ConsentedProfiles, Decider
 from personalization.decisions.reports import content_report
 from personalization.errors import DecisionNotFound, InvalidEvent
 from personalization.profiles.events import parse_event
@@ -182,8 +183,8 @@ class _BrokenIntent:
 
 
 async def test_a_failing_intent_model_degrades_but_answers() -> None:
-    decider = await make_decider(MemoryStore(), [item("hero-a")])
-    decider.intent = _BrokenIntent()
+    built = await make_decider(MemoryStore(), [item("hero-a")])
+    decider = Decider(replace(built.parts, intent=_BrokenIntent()), built.options)
     decision = await decider.decide(request(text="wo ist meine bestellung"), NOW)
     assert decision.degraded
     assert decision.slots["hero"][0].item_id == "hero-a"

@@ -152,7 +152,7 @@ async def test_a_newsletter_click_gets_an_explicitly_personalised_email_decision
     from content_pool.render import Renderer
     from content_pool.storage import MemoryContentStore
     from personalization.clock import FrozenClock
-    from personalization.decisions.decider import ConsentedProfiles, Decider
+    from personalization.decisions.decider import ConsentedProfiles, Decider, DeciderParts
     from personalization.decisions.links import identify
     from personalization.decisions.models import DecisionRequest
     from personalization.decisions.policies import make_policy
@@ -171,11 +171,11 @@ async def test_a_newsletter_click_gets_an_explicitly_personalised_email_decision
     })])  # fmt: skip
     content = MemoryContentStore()
     await content.put(make_draft(id="hero-hi", template="<p>hi {{ profile.lifecycle }}</p>"))
-    decider = Decider(
+    decider = Decider(DeciderParts(
         ContentPool(content), store, renderer=Renderer(), policy=make_policy("greedy"),
         features=FeatureIndex(None), situation_reader=SituationReader(),
         profiles=ConsentedProfiles(profiles, clock=clock),
-    )  # fmt: skip
+    ))  # fmt: skip
     await decider.refresh_pool(T0)
     s = signer()
     token = s.issue("p-42", ttl=timedelta(days=30), now=T0)

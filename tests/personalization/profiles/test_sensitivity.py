@@ -12,7 +12,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from personalization.clock import FrozenClock
-from personalization.decisions.decider import ConsentedProfiles, Decider
+from personalization.decisions.decider import ConsentedProfiles, Decider, DeciderParts
 from personalization.decisions.models import DecisionRequest
 from personalization.decisions.policies import make_policy
 from personalization.decisions.ranking import FeatureIndex
@@ -134,11 +134,11 @@ async def test_a_decision_neither_ranks_by_nor_renders_a_sensitive_interest(
         await content.put(make_draft(id="hero-baby", title="Baby", template=template,
                                      targeting={"categories": ["pregnancy"]}, priority=60))
     pool = ContentPool(content)
-    decider = Decider(
+    decider = Decider(DeciderParts(
         pool, store, renderer=Renderer(), policy=make_policy("greedy"),
         features=FeatureIndex(None),
         profiles=ConsentedProfiles(service, clock=clock, sensitivity=POLICY),
-    )  # fmt: skip
+    ))  # fmt: skip
     await decider.refresh_pool(T0)
     decision = await decider.decide(
         DecisionRequest(session_id="s1", profile_id="p1", slots=["hero"]), T0

@@ -214,7 +214,8 @@ async def content_list(request: Request, session: SessionDep) -> Response:
     shown = ContentQuery.from_params(params).select(items)
     context = {
         "section": "content", "items": shown, "total": len(items), "params": params,
-        "slots": sorted({i.slot for i in items}), **_choices(),
+        "slots": sorted({i.slot for i in items}),
+        "categories": sorted({c for i in items for c in i.targeting.categories}), **_choices(),
     }  # fmt: skip
     name = "content_table.html" if request.headers.get("hx-target") == "content-table" else (
         "content_list.html"

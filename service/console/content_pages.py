@@ -3,8 +3,8 @@
 The edit form is checked while the marketer types (htmx posts it to ``/console/content/check``):
 field rules, the audience condition and the template in the sandbox, and a rendered preview for
 a German and an English visitor (and of the item's sibling in the other language, when one
-exists: ``x-de`` / ``x-en``). Saving goes through the same validation as ``/v1/content`` and
-creates a new version.
+exists: ``x-de`` / ``x-en``). Checking, saving and the list filter are those of ``/v1/content``
+(:mod:`content_pool.catalog`); a save creates a new version.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from content_pool.catalog import ContentCatalog, ContentQuery
 from content_pool.errors import ContentNotFound, FieldError, InvalidContent, VersionConflict
 from content_pool.models import (
     CHANNELS,
@@ -26,7 +26,6 @@ from content_pool.models import (
     PHASES,
     ContentDraft,
     ContentItem,
-    field_errors,
 )
 from content_pool.pool import ContentPool
 from content_pool.render import (
@@ -54,6 +53,11 @@ def _store(request: Request) -> ContentStore:
 def _renderer(request: Request) -> Renderer:
     renderer: Renderer = request.state.content_renderer
     return renderer
+
+
+def _catalog(request: Request) -> ContentCatalog:
+    pool: ContentPool | None = getattr(request.state, "content_pool", None)
+    return ContentCatalog(_store(request), _renderer(request), pool)
 
 
 def _split(value: str | None) -> list[str]:
@@ -116,21 +120,6 @@ def draft_data(form: FormData | Mapping[str, Any]) -> dict[str, Any]:
         "is_default": get("is_default") == "on",
         "status": get("status") or "draft",
     }
-
-
-def check_draft(
-    renderer: Renderer, data: Mapping[str, Any]
-) -> tuple[ContentDraft | None, list[FieldError]]:
-    """Validate the fields and the template; the draft when valid, and every problem found."""
-    try:
-        draft = ContentDraft.model_validate(data)
-    except ValidationError as exc:
-        return None, field_errors(exc)
-    try:
-        renderer.validate(draft)
-    except InvalidContent as exc:
-        return None, exc.field_errors
-    return draft, []
 
 
 def _preview(renderer: Renderer, draft: ContentDraft, language: str) -> dict[str, Any]:
@@ -215,40 +204,18 @@ def _choices() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _filter(items: list[ContentItem], params: Mapping[str, str]) -> list[ContentItem]:
-    q = params.get("q", "").strip().casefold()
-    slot, phase = params.get("slot", ""), params.get("phase", "")
-    moment, status = params.get("moment", ""), params.get("status", "")
-    language = params.get("language", "")
-    found = []
-    for item in items:
-        targeting = item.targeting
-        if (
-            (slot and item.slot != slot)
-            or (status and item.status != status)
-            or (language and item.language != language)
-            or (phase and phase not in targeting.phases)
-            or (moment and moment not in targeting.moments)
-        ):
-            continue
-        if q:
-            haystack = [item.id, item.title, *item.tags, *targeting.categories, item.template]
-            if not any(q in text.casefold() for text in haystack):
-                continue
-        found.append(item)
-    return found
-
-
 @router.get("")
 async def content_list(request: Request, session: SessionDep) -> Response:
     """All items, filtered by the query (``q``, ``slot``, ``phase``, ``moment``, ``status``,
-    ``language``); an htmx request gets only the table."""
+    ``language``, ``channel``, ``category``: :class:`ContentQuery`); an htmx request gets only
+    the table."""
     items = await _store(request).all()
     params = dict(request.query_params)
-    shown = _filter(items, params)
+    shown = ContentQuery.from_params(params).select(items)
     context = {
         "section": "content", "items": shown, "total": len(items), "params": params,
-        "slots": sorted({i.slot for i in items}), **_choices(),
+        "slots": sorted({i.slot for i in items}),
+        "categories": sorted({c for i in items for c in i.targeting.categories}), **_choices(),
     }  # fmt: skip
     name = "content_table.html" if request.headers.get("hx-target") == "content-table" else (
         "content_list.html"
@@ -278,7 +245,7 @@ async def content_edit(request: Request, item_id: str, session: SessionDep) -> R
 async def content_check(request: Request, session: SessionDep, _: CsrfDep) -> Response:
     """Live validation and preview of the edit form (an htmx fragment)."""
     renderer = _renderer(request)
-    draft, errors = check_draft(renderer, draft_data(await request.form()))
+    draft, errors = _catalog(request).check(draft_data(await request.form()))
     previews: list[dict[str, Any]] = []
     sibling = None
     if draft is not None:
@@ -312,20 +279,16 @@ async def _save(request: Request, item_id: str | None) -> Response:
     if item_id is not None:
         raw = form.get("version")
         expected = int(raw) if isinstance(raw, str) and raw.isdigit() else 0
-    renderer = _renderer(request)
-    errors: list[FieldError]
-    draft, errors = check_draft(renderer, data)
+    catalog = _catalog(request)
+    draft, errors = catalog.check(data)
     if draft is not None:
         try:
-            saved = await _store(request).put(draft, expected_version=expected)
+            await catalog.save(draft, expected_version=expected)
         except VersionConflict as exc:
             errors = [FieldError("", str(exc))]
         except InvalidContent as exc:
             errors = exc.field_errors
         else:
-            pool: ContentPool | None = getattr(request.state, "content_pool", None)
-            if pool is not None:
-                pool.apply(saved)  # this process's decisions see the edit at once
             return RedirectResponse(f"/console/content/{draft.id}?saved=1", status_code=303)
     item = await _current(request, item_id)
     return page(request, "content_edit.html", {

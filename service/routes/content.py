@@ -1,7 +1,8 @@
 """The content pool for marketers: CRUD with versions, preview and validation (``/v1/content``).
 
-Every write validates the template in the sandbox against the sample context first (422 with
-line and reason when it fails) and creates a new version; ``DELETE`` archives (a new version
+Every write goes through :class:`~content_pool.catalog.ContentCatalog`, shared with the console:
+it validates the template in the sandbox against the sample context first (422 with line and
+reason when it fails) and creates a new version; ``DELETE`` archives (a new version
 with ``status="archived"``), ``DELETE .../history`` forgets the item and all its versions.
 After a write the process's own :class:`~content_pool.pool.ContentPool` (``state.content_pool``,
 when there is one) takes the change in at once; other workers see it at their next refresh.
@@ -15,8 +16,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from content_pool.catalog import ContentCatalog, ContentQuery
 from content_pool.errors import (
     ContentError,
     ContentNotFound,
@@ -38,7 +40,6 @@ from content_pool.models import (
     Moment,
     Phase,
     Status,
-    field_errors,
 )
 from content_pool.pool import ContentPool
 from content_pool.render import (
@@ -72,8 +73,19 @@ async def get_content_renderer(request: Request) -> Renderer:
     return renderer
 
 
+async def get_content_catalog(request: Request) -> ContentCatalog:
+    return catalog_of(request)
+
+
+def catalog_of(request: Request) -> ContentCatalog:
+    """The catalog over this app's content store, renderer and (when there is one) live pool."""
+    pool: ContentPool | None = getattr(request.state, "content_pool", None)
+    return ContentCatalog(request.state.content_store, request.state.content_renderer, pool)
+
+
 ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
 RendererDep = Annotated[Renderer, Depends(get_content_renderer)]
+CatalogDep = Annotated[ContentCatalog, Depends(get_content_catalog)]
 ExpectedVersion = Annotated[
     int | None,
     Query(ge=0, description="Only apply the change if the item is at this version (else 409)."),
@@ -125,71 +137,33 @@ class ValidationReport(BaseModel):
     errors: list[FieldErrorOut]
 
 
-async def _save(
-    request: Request,
-    store: ContentStore,
-    renderer: Renderer,
-    draft: ContentDraft,
-    expected_version: int | None,
-) -> ContentItem:
-    renderer.validate(draft)
-    item = await store.put(draft, expected_version=expected_version)
-    pool: ContentPool | None = getattr(request.state, "content_pool", None)
-    if pool is not None:
-        pool.apply(item)
-    return item
-
-
-def _matches(
-    item: ContentItem,
-    slot: str | None,
-    channel: Channel | None,
-    language: str | None,
-    phase: Phase | None,
-    moment: Moment | None,
-    state: Status | None,
-    q: str | None,
-) -> bool:
-    targeting = item.targeting
-    if (
-        (slot and item.slot != slot)
-        or (channel and item.channel != channel)
-        or (language and item.language != language)
-        or (state and item.status != state)
-        or (phase and targeting.phases and phase not in targeting.phases)
-        or (moment and targeting.moments and moment not in targeting.moments)
-    ):
-        return False
-    if q:
-        needle = q.casefold()
-        haystack = [item.id, item.title, *item.tags, *targeting.categories]
-        return any(needle in text.casefold() for text in haystack)
-    return True
-
-
 @router.get("", summary="List content items")
 async def list_content(
-    store: ContentStoreDep,
+    catalog: CatalogDep,
     slot: str | None = None,
     channel: Channel | None = None,
     language: str | None = None,
     phase: Annotated[Phase | None, Query(description="Items that serve this phase.")] = None,
     moment: Annotated[Moment | None, Query(description="Items that serve this moment.")] = None,
+    category: Annotated[str | None, Query(description="Items of this category.")] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
-    q: Annotated[str | None, Query(description="Text in id, title, tags or categories.")] = None,
+    q: Annotated[
+        str | None, Query(description="Text in id, title, tags, categories or template.")
+    ] = None,
 ) -> list[ContentItem]:
     """Current versions, ordered by id. ``phase``/``moment`` match items targeting them and
-    items that do not restrict that dimension."""
-    items = await store.all()
-    return [i for i in items if _matches(i, slot, channel, language, phase, moment, status_, q)]
+    items that do not restrict that dimension (see :mod:`content_pool.catalog`)."""
+    query = ContentQuery(
+        text=q, slot=slot, channel=channel, language=language, status=status_, phase=phase,
+        moment=moment, category=category,
+    )  # fmt: skip
+    return await catalog.find(query)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a content item")
-async def create_content(
-    draft: ContentDraft, request: Request, store: ContentStoreDep, renderer: RendererDep
-) -> ContentItem:
+async def create_content(draft: ContentDraft, catalog: CatalogDep) -> ContentItem:
     """Create version 1. 409 if the id exists, 422 if the template is rejected."""
-    return await _save(request, store, renderer, draft, expected_version=0)
+    return await catalog.save(draft, expected_version=0)
 
 
 @router.post("/preview", summary="Render a template as a given visitor")
@@ -220,16 +194,10 @@ async def preview_content(
 
 @router.post("/validate", summary="Check an item without saving it")
 async def validate_content(
-    renderer: RendererDep, body: Annotated[dict[str, Any], Body()]
+    catalog: CatalogDep, body: Annotated[dict[str, Any], Body()]
 ) -> ValidationReport:
     """Always 200: ``valid`` and every problem found (fields, audience condition, template)."""
-    errors: list[FieldError] = []
-    try:
-        renderer.validate(ContentDraft.model_validate(body))
-    except ValidationError as exc:
-        errors = field_errors(exc)
-    except InvalidContent as exc:
-        errors = exc.field_errors
+    _, errors = catalog.check(body)
     return ValidationReport(
         valid=not errors, errors=[FieldErrorOut(field=e.loc, message=e.message) for e in errors]
     )
@@ -253,42 +221,28 @@ async def content_history(item_id: str, store: ContentStoreDep) -> list[ContentI
 async def replace_content(
     item_id: str,
     fields: ContentFields,
-    request: Request,
-    store: ContentStoreDep,
-    renderer: RendererDep,
+    catalog: CatalogDep,
     expected_version: ExpectedVersion = None,
 ) -> ContentItem:
     """Creates the item if it does not exist (unless ``expected_version`` says otherwise)."""
-    draft = fields.with_id(item_id)
-    return await _save(request, store, renderer, draft, expected_version)
+    return await catalog.save(fields.with_id(item_id), expected_version)
 
 
 @router.patch("/{item_id}", summary="Change some fields of a content item (new version)")
 async def patch_content(
     item_id: str,
     patch: ContentPatch,
-    request: Request,
-    store: ContentStoreDep,
-    renderer: RendererDep,
+    catalog: CatalogDep,
     expected_version: ExpectedVersion = None,
 ) -> ContentItem:
-    current = await store.get(item_id)
-    expected = current.version if expected_version is None else expected_version
-    return await _save(request, store, renderer, current.patched(patch), expected)
+    return await catalog.patch(item_id, patch, expected_version)
 
 
 @router.delete("/{item_id}", summary="Archive a content item (new version)")
 async def archive_content(
-    item_id: str,
-    request: Request,
-    store: ContentStoreDep,
-    renderer: RendererDep,
-    expected_version: ExpectedVersion = None,
+    item_id: str, catalog: CatalogDep, expected_version: ExpectedVersion = None
 ) -> ContentItem:
-    current = await store.get(item_id)
-    expected = current.version if expected_version is None else expected_version
-    archived = current.patched(ContentPatch(status="archived"))
-    return await _save(request, store, renderer, archived, expected)
+    return await catalog.archive(item_id, expected_version)
 
 
 @router.delete(
@@ -296,9 +250,6 @@ async def archive_content(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Forget a content item and all its versions",
 )
-async def purge_content(item_id: str, request: Request, store: ContentStoreDep) -> Response:
-    await store.delete(item_id)
-    pool: ContentPool | None = getattr(request.state, "content_pool", None)
-    if pool is not None:
-        pool.forget(item_id)
+async def purge_content(item_id: str, catalog: CatalogDep) -> Response:
+    await catalog.purge(item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

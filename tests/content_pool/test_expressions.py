@@ -184,3 +184,11 @@ def test_too_deep_and_too_long_are_refused() -> None:
 def test_names_used_lists_paths_for_explanations() -> None:
     expr = compile_expression('device.type == "mobile" and affinity(profile.top) > 0 or not x')
     assert list(names_used(expr)) == ["device.type", "profile.top", "x"]
+
+
+def test_boolean_operators_yield_booleans_and_lists_evaluate_their_items() -> None:
+    assert compile_expression("visits or missing").value(CONTEXT) is True
+    assert compile_expression("visits and missing").value(CONTEXT) is False
+    assert compile_expression("not visits").value(CONTEXT) is False
+    assert compile_expression("[visits, missing, 'x']").value(CONTEXT) == [3, None, "x"]
+    assert compile_expression('lower(device.os)').value(CONTEXT) == "android"

@@ -188,6 +188,26 @@ def test_list_filters(client: TestClient) -> None:
     assert re.findall(r'data-item="([^"]+)"', table.text) == ["hero-explore-alpine-summer-de"]
 
 
+def test_list_filters_by_category_and_channel_like_the_api(client: TestClient) -> None:
+    csrf = _log_in(client)
+    client.post("/console/content", data={
+        **_form(id="push-console-test-de", slot="notification", channel="push",
+                template="Kletterwand offen", categories="bouldering"), "csrf_token": csrf,
+    })  # fmt: skip
+
+    def shown(**params: str) -> list[str]:
+        page = client.get("/console/content", params=params)
+        return re.findall(r'data-item="([^"]+)"', page.text)
+
+    assert shown(category="Bouldering") == ["push-console-test-de"]
+    assert "push-console-test-de" in shown(channel="push")
+    assert all(i != "push-console-test-de" for i in shown(channel="web"))
+    # the same query on the API finds the same items
+    assert [i["id"] for i in client.get("/v1/content", params={"q": "kletterwand"}).json()] == (
+        shown(q="kletterwand")
+    )
+
+
 def test_view_as_visitor_explains_without_counting(client: TestClient) -> None:
     csrf = _log_in(client)
     page = client.post("/console/visitor", data={

@@ -19,7 +19,7 @@ CATEGORIES = {"hiking", "running", "climbing", "camping", "cycling", "winter", "
 
 def test_size_languages_slots_and_channels() -> None:
     items = load_dir(DEMO)
-    assert len(items) >= 40
+    assert len(items) >= 150
     languages = Counter(i.language for i in items)
     assert set(languages) == {"de", "en"} and languages["de"] == languages["en"]
     assert MAIN_SLOTS <= {i.slot for i in items}
@@ -34,6 +34,31 @@ def test_every_phase_moment_and_category_is_served_in_both_languages() -> None:
         assert set(PHASES) == {p for i in mine for p in i.targeting.phases}, language
         assert set(MOMENTS) == {m for i in mine for m in i.targeting.moments}, language
         assert CATEGORIES <= {c for i in mine for c in i.targeting.categories}, language
+
+
+def test_every_category_has_an_open_item_in_every_main_slot_and_language() -> None:
+    # A visitor on any topic (a search for "wanderschuhe", a tent page) can get topic content in
+    # every slot, whatever their phase, moment or lifecycle stage.
+    open_items = [i for i in load_dir(DEMO) if i.targeting.is_open]
+    served = {(c, i.slot, i.language) for i in open_items for c in i.targeting.categories}
+    for category in CATEGORIES:
+        for slot in MAIN_SLOTS:
+            for language in ("de", "en"):
+                assert (category, slot, language) in served
+
+
+def test_the_chat_answers_an_intent_with_a_reply_for_every_topic() -> None:
+    # The chat takes the first reply tagged with the intent by priority, whatever the topic; a
+    # topic reply on top would answer everybody's question with one topic.
+    items = load_dir(DEMO)
+    chat = sorted((i for i in items if i.slot == "chat_reply"), key=lambda i: (-i.priority, i.id))
+    for language in ("de", "en"):
+        first: dict[str, str] = {}
+        for item in (i for i in chat if i.language == language):
+            for tag in item.tags:
+                if tag.startswith("intent:") and tag not in first:
+                    first[tag] = item.id
+                    assert not item.targeting.categories, (tag, item.id)
 
 
 def test_every_placement_has_exactly_one_open_default() -> None:

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta
 
+from personalization.automation.action_record import ActionRecord
 from personalization.automation.next_action import (
     NextActionPlanner,
     Person,
@@ -48,7 +49,7 @@ from personalization.automation.programmes import (
     Step,
     format_duration,
 )
-from personalization.automation.scheduler import ActionRecord, Scheduler
+from personalization.automation.scheduler import Scheduler
 from personalization.clock import Clock, system_clock
 from personalization.profiles.events import Event
 from personalization.profiles.profile import Profile, Transition

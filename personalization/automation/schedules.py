@@ -54,6 +54,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from personalization.automation.action_record import ActionRecord
 from personalization.automation.engine import plan_record
 from personalization.automation.next_action import (
     NextActionPlanner,
@@ -62,7 +63,7 @@ from personalization.automation.next_action import (
     person_of,
 )
 from personalization.automation.programmes import Duration, Programme, Step
-from personalization.automation.scheduler import ActionRecord, Scheduler
+from personalization.automation.scheduler import Scheduler
 from personalization.clock import Clock, system_clock
 from personalization.errors import InvalidSchedule
 from personalization.profiles.events import Event, Purchase

@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from personalization.automation.engine import Automation
+from personalization.automation.memory_scheduler import MemoryScheduler
 from personalization.automation.next_action import NextActionPlanner
 from personalization.automation.programmes import parse_programmes
-from personalization.automation.scheduler import MemoryScheduler
 from personalization.automation.schedules import CalendarRule, Schedules, parse_schedules
 from personalization.clock import FrozenClock
 from personalization.errors import InvalidSchedule

@@ -40,7 +40,7 @@ from content_pool.expressions import Expression, compile_expression
 from personalization.clock import Clock, system_clock
 from personalization.errors import InvalidSegment, SegmentNotFound
 from personalization.experiments.definitions import DefinitionStore
-from personalization.profiles.profile import from_document
+from personalization.profiles.document import from_document
 from personalization.profiles.sensitivity import SensitivityPolicy, usable_profile_affinities
 from personalization.store.protocols import Document
 

@@ -59,8 +59,10 @@ from typing import Any, Literal
 import orjson
 
 from personalization.clock import Clock, system_clock
+from personalization.profiles.document import from_document, to_document
 from personalization.profiles.events import Event, event_document, parse_events
-from personalization.profiles.profile import ProfilePolicy, from_document, reduce, to_document
+from personalization.profiles.profile import ProfilePolicy
+from personalization.profiles.reducer import reduce
 from personalization.profiles.tabular import Format, Record, RecordReader, Rejection
 from personalization.store.protocols import Document, ProfileStore
 

@@ -35,12 +35,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta
 
 from personalization.automation.action_record import ActionRecord
-from personalization.automation.next_action import (
-    NextActionPlanner,
-    Person,
-    check_conditions,
-    person_of,
-)
+from personalization.automation.next_action import NextActionPlanner
+from personalization.automation.person import Person, check_conditions, person_of
 from personalization.automation.programmes import (
     OUTBOUND_CHANNELS,
     Outcome,

@@ -52,12 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from personalization.automation.action_record import ActionRecord
 from personalization.automation.calendar_rule import CalendarRule
 from personalization.automation.engine import plan_record
-from personalization.automation.next_action import (
-    NextActionPlanner,
-    Person,
-    check_conditions,
-    person_of,
-)
+from personalization.automation.next_action import NextActionPlanner
+from personalization.automation.person import Person, check_conditions, person_of
 from personalization.automation.programmes import Duration, Programme, Step
 from personalization.automation.scheduler import Scheduler
 from personalization.clock import Clock, system_clock

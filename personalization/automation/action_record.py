@@ -2,10 +2,12 @@
 
 The schedule (see :mod:`personalization.automation.scheduler`) names a step by its *member*,
 ``<action_id>:<profile_id>``, scored by its due time in milliseconds since the epoch.
+:func:`plan_record` turns the planner's decision on a step into the record to schedule.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +15,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from personalization.automation.next_action import NextAction
-from personalization.automation.programmes import Outcome, When
+from personalization.automation.next_action import NextAction, NextActionPlanner
+from personalization.automation.person import Person
+from personalization.automation.programmes import Outcome, Programme, Step, When
 from personalization.store.protocols import Document
 
 PART = "actions"
@@ -76,3 +79,27 @@ def split_member(member: str) -> tuple[str, str]:
 def ms(when: datetime) -> int:
     """``when`` in milliseconds since the epoch, as the schedule scores it."""
     return int(when.timestamp() * 1000)
+
+
+async def plan_record(
+    planner: NextActionPlanner, person: Person, programme: Programme, step: Step, due: datetime,
+    run_id: str, parent: ActionRecord | None, why: list[str], now: datetime,
+) -> ActionRecord:  # fmt: skip
+    """The planner's decision on one step as the record to schedule: the action, or the step
+    marked ``suppressed`` with the reason (consent, cap, no content...), so it stays visible."""
+    plan = await planner.plan(person, programme, step, due, now)
+    base = {"run_id": run_id, "parent_id": parent.action_id if parent else None,
+            "when": step.when, "created_at": now}
+    if plan.action is not None:
+        return ActionRecord.model_validate({
+            **plan.action.model_dump(), **base,
+            "reasons": [*why, *plan.action.reasons], "cap_field": plan.cap_field,
+        })
+    return ActionRecord.model_validate({
+        "action_id": uuid.uuid4().hex, "profile_id": person.profile_id,
+        "type": step.type, "programme": programme.id, "step": step.id,
+        "channel": step.channels[0], "send_at": max(due, now), "content_id": None,
+        "priority": step.priority, "incentive": step.incentive,
+        "transactional": step.transactional, "reasons": [*why, *plan.reasons],
+        "status": "suppressed", "closed_at": now, "note": plan.reasons[0], **base,
+    })

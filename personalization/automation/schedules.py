@@ -49,9 +49,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from personalization.automation.action_record import ActionRecord
+from personalization.automation.action_record import ActionRecord, plan_record
 from personalization.automation.calendar_rule import CalendarRule
-from personalization.automation.engine import plan_record
 from personalization.automation.next_action import NextActionPlanner
 from personalization.automation.person import Person, check_conditions, person_of
 from personalization.automation.programmes import Duration, Programme, Step

@@ -442,7 +442,7 @@ async def _latency_case(pool_size: int, placements: int, backend: str, redis_url
 
     from intent.encoder import HashingEncoder
     from personalization.decisions.decider import ConsentedProfiles
-    from personalization.profiles.events import parse_event
+    from personalization.profiles.event_parsing import parse_event
     from personalization.profiles.service import ProfileService
     from personalization.store.redis_store import RedisStore, connect
 

@@ -55,7 +55,8 @@ from typing import Any, Literal
 
 from personalization.clock import Clock, system_clock
 from personalization.profiles.document import from_document, to_document
-from personalization.profiles.events import Event, event_document, parse_events
+from personalization.profiles.event_parsing import event_document, parse_events
+from personalization.profiles.events import Event
 from personalization.profiles.import_rows import (
     ORDER_COLUMNS,
     PROFILE_COLUMNS,

@@ -35,6 +35,7 @@ from personalization.clock import Clock, system_clock
 from personalization.errors import STORE_ERRORS, ProfileNotFound
 from personalization.profiles import identity
 from personalization.profiles.document import from_document, to_document
+from personalization.profiles.event_parsing import event_document, parse_event
 from personalization.profiles.events import (
     AttributesUpdate,
     ConsentProperties,
@@ -43,8 +44,6 @@ from personalization.profiles.events import (
     Event,
     ProfileUpdate,
     Purpose,
-    event_document,
-    parse_event,
 )
 from personalization.profiles.profile import Profile, ProfilePolicy, Transition
 from personalization.profiles.reactions import ChangeFeed

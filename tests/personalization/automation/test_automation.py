@@ -19,7 +19,7 @@ from personalization.automation.memory_scheduler import MemoryScheduler
 from personalization.automation.next_action import NextActionPlanner, QuietHours
 from personalization.automation.programmes import ProgrammeSet, load_programmes, loads_programmes
 from personalization.clock import FrozenClock
-from personalization.profiles.events import parse_event
+from personalization.profiles.event_parsing import parse_event
 from personalization.profiles.service import ProfileService
 from personalization.store.memory_store import MemoryStore
 

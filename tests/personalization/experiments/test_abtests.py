@@ -224,7 +224,7 @@ async def test_bad_ids_are_refused() -> None:
 
 
 async def test_purchases_reported_as_events_are_conversions_of_the_tests_people_saw() -> None:
-    from personalization.profiles.events import parse_event
+    from personalization.profiles.event_parsing import parse_event
     from personalization.profiles.service import ProfileService
     from personalization.store.memory_store import MemoryStore
 

@@ -11,7 +11,8 @@ import pytest
 
 from personalization.clock import FrozenClock
 from personalization.profiles.document import from_document
-from personalization.profiles.events import Purpose, parse_event
+from personalization.profiles.event_parsing import parse_event
+from personalization.profiles.events import Purpose
 from personalization.profiles.importing import Importer, format_of
 from personalization.profiles.profile import ProfilePolicy
 from personalization.profiles.service import ProfileService

@@ -26,7 +26,8 @@ from personalization.automation.action_record import (
 from personalization.automation.records_scheduler import RecordsScheduler, stream_entry
 from personalization.store.keys import Keys
 from personalization.store.protocols import Document
-from personalization.store.redis_store import RedisClient, RedisStore, stream_ids_where
+from personalization.store.redis_client import RedisClient, stream_ids_where
+from personalization.store.redis_store import RedisStore
 
 _CLAIM = """
 local out = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])

@@ -47,7 +47,7 @@ from personalization.store.protocols import Document
 if TYPE_CHECKING:
     from personalization.profiles.profile import Profile
     from personalization.store.memory_store import MemoryStore
-    from personalization.store.redis_store import RedisClient
+    from personalization.store.redis_client import RedisClient
 
 KIND = "segment"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"

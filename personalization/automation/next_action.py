@@ -194,21 +194,12 @@ class NextActionPlanner:
             channel = channels[0]
             content_id, content_why = self.content_for(step, channel, language or
                                                        self.default_language, current, now)
-            action = NextAction(
-                action_id=uuid.uuid4().hex,
-                profile_id=current.profile_id,
-                type=step.type,
-                programme=programme.id,
-                step=step.id,
-                channel=channel,
-                send_at=now,
+            action = _action(
+                programme, step, profile_id=current.profile_id, channel=channel, send_at=now,
                 content_id=content_id,
-                priority=step.priority,
-                incentive=step.incentive,
-                transactional=step.transactional,
                 reasons=[*why, *reasons, f"channel {channel}: the person is here now",
                          content_why],
-            )
+            )  # fmt: skip
             if best is None or action.priority > best.priority:
                 best = action
         return best
@@ -247,14 +238,7 @@ class NextActionPlanner:
                 continue
             send_at = max(due, now)
             if not step.transactional and channel in self.quiet_hours.channels:
-                moved = self.quiet_hours.next_allowed(send_at, zone)
-                if moved != send_at:
-                    reasons.append(
-                        f"moved from {send_at.astimezone(zone):%H:%M} to "
-                        f"{moved.astimezone(zone):%a %H:%M} ({zone.key}): quiet hours "
-                        f"{self.quiet_hours.start:%H:%M}–{self.quiet_hours.end:%H:%M}"
-                    )
-                    send_at = moved
+                send_at = self._after_quiet_hours(send_at, zone, reasons)
             cap_field = None
             if not step.transactional and person.profile_id is not None:
                 cap_field = _cap_field(channel, send_at.astimezone(zone))
@@ -266,23 +250,25 @@ class NextActionPlanner:
                     continue
             language = person.language or self.default_language
             content_id, content_why = self.content_for(step, channel, language, person, send_at)
-            action = NextAction(
-                action_id=action_id or uuid.uuid4().hex,
-                profile_id=person.profile_id,
-                type=step.type,
-                programme=programme.id,
-                step=step.id,
-                channel=channel,
-                send_at=send_at,
-                content_id=content_id,
-                priority=step.priority,
-                incentive=step.incentive,
-                transactional=step.transactional,
+            action = _action(
+                programme, step, profile_id=person.profile_id, channel=channel, send_at=send_at,
+                content_id=content_id, action_id=action_id,
                 reasons=[*reasons, f"channel {channel}"
                          + (" (transactional)" if step.transactional else ""), content_why],
-            )
+            )  # fmt: skip
             return Plan(action, action.reasons, cap_field)
         return Plan(None, [f"{programme.id}.{step.id} suppressed: no channel allowed", *reasons])
+
+    def _after_quiet_hours(self, send_at: datetime, zone: ZoneInfo, reasons: list[str]) -> datetime:
+        """``send_at``, or the end of the quiet hours it falls into (noted in ``reasons``)."""
+        moved = self.quiet_hours.next_allowed(send_at, zone)
+        if moved != send_at:
+            reasons.append(
+                f"moved from {send_at.astimezone(zone):%H:%M} to "
+                f"{moved.astimezone(zone):%a %H:%M} ({zone.key}): quiet hours "
+                f"{self.quiet_hours.start:%H:%M}–{self.quiet_hours.end:%H:%M}"
+            )
+        return moved
 
     async def release(self, profile_id: str, cap_field: str | None) -> None:
         """Give back the contact-pressure unit of a cancelled step."""
@@ -388,3 +374,15 @@ def _cap_field(channel: str, local: datetime) -> str:
     year, week, _ = local.isocalendar()
     return f"contact:{channel}:{year}-W{week:02d}"
 
+
+def _action(
+    programme: Programme, step: Step, *, profile_id: str | None, channel: str,
+    send_at: datetime, content_id: str | None, reasons: list[str], action_id: str | None = None,
+) -> NextAction:  # fmt: skip
+    """The action of ``step`` on ``channel`` at ``send_at`` (a new id unless one is given)."""
+    return NextAction(
+        action_id=action_id or uuid.uuid4().hex, profile_id=profile_id, type=step.type,
+        programme=programme.id, step=step.id, channel=channel, send_at=send_at,
+        content_id=content_id, priority=step.priority, incentive=step.incentive,
+        transactional=step.transactional, reasons=reasons,
+    )  # fmt: skip

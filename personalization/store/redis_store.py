@@ -71,6 +71,23 @@ def _stream_docs(entries: Any, field: bytes) -> list[Document]:
     return [orjson.loads(fields[field]) for _, fields in reversed(entries or []) if fields]
 
 
+def _split_seen(
+    events: Sequence[Document], seen_scores: Sequence[Any]
+) -> tuple[list[Document], list[str]]:
+    """The events not seen before (nor earlier in this batch), and the ids of the others."""
+    fresh: list[Document] = []
+    duplicates: list[str] = []
+    in_batch: set[str] = set()
+    for event, score in zip(events, seen_scores, strict=True):
+        event_id = str(event["event_id"])
+        if score is not None or event_id in in_batch:
+            duplicates.append(event_id)
+        else:
+            in_batch.add(event_id)
+            fresh.append(event)
+    return fresh, duplicates
+
+
 def _ms(delta: timedelta) -> int:
     return max(1, int(delta.total_seconds() * 1000))
 
@@ -151,27 +168,12 @@ class RedisStore:
                 cursor += 1
             version = int(version_raw or 0)
             current = orjson.loads(doc_raw) if doc_raw is not None else None
-            fresh, duplicates, in_batch = [], [], set()
-            for event, score in zip(events, seen_scores, strict=True):
-                event_id = str(event["event_id"])
-                if score is not None or event_id in in_batch:
-                    duplicates.append(event_id)
-                else:
-                    in_batch.add(event_id)
-                    fresh.append(event)
+            fresh, duplicates = _split_seen(events, seen_scores)
             new = reducer(current, fresh)
             if new is None:
                 results[i] = ApplyResult(profile_id, current, [], duplicates, version)
                 continue
-            args: list[Any] = [
-                version,
-                orjson.dumps(new),
-                _ms(self.profile_ttl),
-                self.max_events_per_profile,
-                int(time.time() * 1000),
-            ]
-            for event in fresh:
-                args += [str(event["event_id"]), orjson.dumps(event, default=str)]
+            args = self._cas_args(version, new, fresh)
             applied = [str(e["event_id"]) for e in fresh]
             writes.append((i, args, ApplyResult(profile_id, new, applied, duplicates, version + 1)))
         if not writes:
@@ -190,6 +192,20 @@ class RedisStore:
             else:
                 results[i] = result
         return lost
+
+    def _cas_args(self, version: int, new: Document, fresh: Sequence[Document]) -> list[Any]:
+        """ARGV of :data:`_CAS_PROFILE`: expected version, document, TTL, stream bound, now,
+        then id and body of each new event."""
+        args: list[Any] = [
+            version,
+            orjson.dumps(new),
+            _ms(self.profile_ttl),
+            self.max_events_per_profile,
+            int(time.time() * 1000),
+        ]
+        for event in fresh:
+            args += [str(event["event_id"]), orjson.dumps(event, default=str)]
+        return args
 
     async def events(self, profile_id: str, *, limit: int = 1000) -> list[Document]:
         entries = await self._run(

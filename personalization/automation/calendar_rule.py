@@ -25,6 +25,7 @@ is a local time too (a trailing ``Z`` is ignored).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,14 +70,8 @@ class CalendarRule:
 
         A rule that can never occur (``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30``) is refused.
         """
-        source = " ".join(text.strip().split())
-        if "FREQ=" in source.upper():
-            parsed = cls(source, _from_rrule(source))
-        else:
-            parsed = cls(source, _from_phrase(source, text))
-        if parsed._first(parsed.rule.replace(until=None), _MONTH_ANCHOR, None) is None:
-            raise InvalidSchedule(f"{text!r} never occurs")
-        return parsed
+        return _parse(text)
+
 
     def next_after(self, after: datetime, zone: ZoneInfo) -> datetime | None:
         """The first occurrence strictly after ``after``, in ``zone`` (aware); ``None`` once
@@ -112,6 +107,19 @@ class CalendarRule:
             if at > after:
                 return at
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> CalendarRule:
+    """:meth:`CalendarRule.parse`, once per text: schedules read their rule on every arm."""
+    source = " ".join(text.strip().split())
+    if "FREQ=" in source.upper():
+        parsed = CalendarRule(source, _from_rrule(source))
+    else:
+        parsed = CalendarRule(source, _from_phrase(source, text))
+    if parsed._first(parsed.rule.replace(until=None), _MONTH_ANCHOR, None) is None:
+        raise InvalidSchedule(f"{text!r} never occurs")
+    return parsed
 
 
 def _from_phrase(source: str, text: str) -> Any:

@@ -442,9 +442,10 @@ async def _latency_case(pool_size: int, placements: int, backend: str, redis_url
 
     from intent.encoder import HashingEncoder
     from personalization.decisions.decider import ConsentedProfiles
-    from personalization.profiles.events import parse_event
+    from personalization.profiles.event_parsing import parse_event
     from personalization.profiles.service import ProfileService
-    from personalization.store.redis_store import RedisStore, connect
+    from personalization.store.redis_client import connect
+    from personalization.store.redis_store import RedisStore
 
     slots = [f"s{j}" for j in range(max(1, placements // 2))]
     content = MemoryContentStore()

@@ -188,9 +188,10 @@ async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]
 
 async def in_process(redis_url: str, prefix: str, seconds: float) -> dict[str, float]:
     """``ProfileService.ingest`` on Redis in this process, no HTTP and no listeners (one core)."""
-    from personalization.profiles.events import parse_events
+    from personalization.profiles.event_parsing import parse_events
     from personalization.profiles.service import ProfileService
-    from personalization.store.redis_store import RedisStore, connect
+    from personalization.store.redis_client import connect
+    from personalization.store.redis_store import RedisStore
 
     store = RedisStore(connect(redis_url), prefix=prefix)
     service = ProfileService(store)

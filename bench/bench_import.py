@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._server import dedicated_redis  # noqa: E402
 from personalization.profiles.importing import Format, Importer, ImportSummary  # noqa: E402
-from personalization.store.redis_store import RedisStore, connect  # noqa: E402
+from personalization.store.redis_client import connect  # noqa: E402
+from personalization.store.redis_store import RedisStore  # noqa: E402
 
 console = Console()
 HEADER = ("customer_id,email,first_name,birthday,postcode,language,country,consent_email,"

@@ -8,12 +8,12 @@ Run from the repository root::
 Starts a dedicated ``redis-server``; for each worker count, schedules ``--steps`` steps that are
 all due (bodies in the people's ``actions`` records, 1 step per person, as in production), then
 starts that many worker *processes* (the real :class:`service.worker.Worker` loop with a
-:class:`~personalization.automation.scheduler.RedisScheduler`). They wait for a start signal so that
-process start-up is not measured; the clock runs from the signal until the schedule and the
+:class:`~personalization.automation.redis_scheduler.RedisScheduler`). They wait for a start signal
+so that process start-up is not measured; the clock runs from the signal until the schedule and the
 processing set are empty. Afterwards the stream is checked: every step exactly once. Each setting
 runs ``--repeat`` times; the median run is shown with the rates of all runs (the machine is shared).
-The in-process :class:`~personalization.automation.scheduler.MemoryScheduler` is measured too, for
-reference.
+The in-process :class:`~personalization.automation.memory_scheduler.MemoryScheduler` is measured
+too, for reference.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._server import dedicated_redis  # noqa: E402
-from personalization.automation.scheduler import ActionRecord, MemoryScheduler, RedisScheduler  # noqa: E402
+from personalization.automation.action_record import ActionRecord  # noqa: E402
+from personalization.automation.memory_scheduler import MemoryScheduler  # noqa: E402
+from personalization.automation.redis_scheduler import RedisScheduler  # noqa: E402
 from personalization.store.memory_store import MemoryStore  # noqa: E402
 from personalization.store.redis_store import RedisStore  # noqa: E402
 from service.worker import Worker  # noqa: E402

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from intent.catalog import AXES, OUT_OF_SCOPE, UNKNOWN, Axis, Catalog, IntentSpec
@@ -32,6 +31,7 @@ from intent.classifier import (
 )
 from intent.encoder import Encoder
 from intent.errors import TrainingDataError
+from intent.evaluation import evaluate
 from intent.fusion import EvidenceLike, fuse
 from intent.registry import ModelRegistry, SavedModel
 from intent.training import DEFAULT_DATA_PATH, TrainingData, load_training_data
@@ -344,79 +344,3 @@ class IntentModel:
 def model_version(encoder_name: str, data_hash: str, random_state: int) -> str:
     """Deterministic: the same encoder, data and seed give the same version."""
     return f"{encoder_name.replace('+', '-')}-{data_hash[:12]}-s{random_state}"
-
-
-def evaluate(
-    proba: np.ndarray,
-    labels: Sequence[str] | np.ndarray,
-    langs: Sequence[str | None],
-    classes: Sequence[str],
-    catalog: Catalog,
-    thresholds: Thresholds,
-) -> dict[str, Any]:
-    """Evaluation figures of probability rows against true labels.
-
-    Intent accuracy and macro-F1 count ``unknown`` as wrong; phase and moment accuracy are
-    computed on in-scope examples from the summed distribution (no situation); ``ece`` is the
-    expected calibration error of the top in-scope probability (10 bins).
-    """
-    y = np.asarray(list(labels), dtype=object)
-    decisions = decide(proba, classes, thresholds)
-    predicted = np.asarray([d.label for d in decisions], dtype=object)
-    confidence = np.asarray([d.confidence for d in decisions])
-    is_oos = y == OUT_OF_SCOPE
-    pred_oos = predicted == OUT_OF_SCOPE
-    metrics: dict[str, Any] = {
-        "accuracy": float(np.mean(predicted == y)),
-        "macro_f1": float(f1_score(y, predicted, average="macro", zero_division=0)),
-        "in_scope_accuracy": float(np.mean(predicted[~is_oos] == y[~is_oos])),
-        "unknown_rate": float(np.mean(predicted == UNKNOWN)),
-    }
-    if is_oos.any():
-        tp = float(np.sum(pred_oos & is_oos))
-        metrics["oos_recall"] = tp / float(is_oos.sum())
-        metrics["oos_precision"] = tp / float(pred_oos.sum()) if pred_oos.any() else 0.0
-    in_scope_classes = [i for i, c in enumerate(classes) if c != OUT_OF_SCOPE]
-    top_in_scope = np.asarray(classes, dtype=object)[in_scope_classes][
-        proba[:, in_scope_classes].argmax(axis=1)
-    ]
-    metrics["ece"] = expected_calibration_error(
-        confidence[~is_oos], top_in_scope[~is_oos] == y[~is_oos]
-    )
-    lang_array = np.asarray([lang or "?" for lang in langs], dtype=object)
-    for axis in ("phase", "moment"):
-        projection = catalog.projection(list(classes), axis)
-        names = np.asarray(AXES[axis], dtype=object)
-        axis_pred = names[(proba @ projection).argmax(axis=1)]
-        truth = np.asarray(
-            [catalog.label_of(label, axis) if label != OUT_OF_SCOPE else "" for label in y],
-            dtype=object,
-        )
-        per_lang: dict[str, float] = {}
-        for lang in sorted(set(lang_array[~is_oos].tolist())):
-            mask = (~is_oos) & (lang_array == lang)
-            per_lang[lang] = float(np.mean(axis_pred[mask] == truth[mask]))
-        metrics[f"{axis}_accuracy"] = float(np.mean(axis_pred[~is_oos] == truth[~is_oos]))
-        metrics[f"{axis}_accuracy_by_language"] = per_lang
-    by_lang: dict[str, float] = {}
-    for lang in sorted(set(lang_array.tolist())):
-        mask = lang_array == lang
-        by_lang[lang] = float(np.mean(predicted[mask] == y[mask]))
-    metrics["accuracy_by_language"] = by_lang
-    return metrics
-
-
-def expected_calibration_error(
-    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
-) -> float:
-    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by bin size."""
-    if len(confidence) == 0:
-        return 0.0
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            total += mask.mean() * abs(float(correct[mask].mean()) - float(confidence[mask].mean()))
-    return float(total)

@@ -17,7 +17,8 @@ from intent.encoder import build_encoder
 from intent.service import IntentService
 from personalization.profiles.sweep import LifecycleSweep
 from personalization.store.memory_store import MemoryStore
-from personalization.store.redis_store import RedisStore, connect
+from personalization.store.redis_client import connect
+from personalization.store.redis_store import RedisStore
 from service import console, integration, problems
 from service.auth import ApiKeys, require_admin, require_site
 from service.limits import BodyLimitMiddleware

@@ -22,7 +22,7 @@ from content_pool.models import ContentDraft
 from content_pool.render import Renderer
 from content_pool.storage import ImportSummary, RedisContentStore, import_items
 from content_pool.yaml_io import dump_dir, load_dir
-from personalization.store.redis_store import connect
+from personalization.store.redis_client import connect
 from service.settings import Settings
 
 content_app = typer.Typer(

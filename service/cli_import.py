@@ -36,7 +36,8 @@ from personalization.profiles.importing import (
     file_chunks,
     format_of,
 )
-from personalization.store.redis_store import RedisStore, connect
+from personalization.store.redis_client import connect
+from personalization.store.redis_store import RedisStore
 from service.routes.profiles import build_profile_service
 from service.settings import Settings
 

@@ -16,7 +16,7 @@ import orjson
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from personalization.store.redis_store import RedisClient
+from personalization.store.redis_client import RedisClient
 from service.problems import PROBLEM_JSON
 
 _INCR = """

@@ -34,7 +34,8 @@ from typing import Any
 import httpx
 import orjson
 
-from personalization.automation.scheduler import ActionRecord, Scheduler
+from personalization.automation.action_record import ActionRecord
+from personalization.automation.scheduler import Scheduler
 from personalization.clock import Clock, system_clock
 from personalization.errors import STORE_ERRORS
 from personalization.profiles.reactions import Reactions

@@ -34,12 +34,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta
 
-from personalization.automation.next_action import (
-    NextActionPlanner,
-    Person,
-    check_conditions,
-    person_of,
-)
+from personalization.automation.action_record import ActionRecord, plan_record
+from personalization.automation.next_action import NextActionPlanner
+from personalization.automation.person import Person, check_conditions, person_of
 from personalization.automation.programmes import (
     OUTBOUND_CHANNELS,
     Outcome,
@@ -48,7 +45,7 @@ from personalization.automation.programmes import (
     Step,
     format_duration,
 )
-from personalization.automation.scheduler import ActionRecord, Scheduler
+from personalization.automation.scheduler import Scheduler
 from personalization.clock import Clock, system_clock
 from personalization.profiles.events import Event
 from personalization.profiles.profile import Profile, Transition
@@ -378,27 +375,3 @@ def _next_anniversary(origin: date, today: date, *, strictly_after: date | None)
         if day >= today and (strictly_after is None or day > strictly_after):
             return day
     raise AssertionError("unreachable: a date recurs within two years")
-
-
-async def plan_record(
-    planner: NextActionPlanner, person: Person, programme: Programme, step: Step, due: datetime,
-    run_id: str, parent: ActionRecord | None, why: list[str], now: datetime,
-) -> ActionRecord:  # fmt: skip
-    """The planner's decision on one step as the record to schedule: the action, or the step
-    marked ``suppressed`` with the reason (consent, cap, no content...), so it stays visible."""
-    plan = await planner.plan(person, programme, step, due, now)
-    base = {"run_id": run_id, "parent_id": parent.action_id if parent else None,
-            "when": step.when, "created_at": now}
-    if plan.action is not None:
-        return ActionRecord.model_validate({
-            **plan.action.model_dump(), **base,
-            "reasons": [*why, *plan.action.reasons], "cap_field": plan.cap_field,
-        })
-    return ActionRecord.model_validate({
-        "action_id": uuid.uuid4().hex, "profile_id": person.profile_id,
-        "type": step.type, "programme": programme.id, "step": step.id,
-        "channel": step.channels[0], "send_at": max(due, now), "content_id": None,
-        "priority": step.priority, "incentive": step.incentive,
-        "transactional": step.transactional, "reasons": [*why, *plan.reasons],
-        "status": "suppressed", "closed_at": now, "note": plan.reasons[0], **base,
-    })

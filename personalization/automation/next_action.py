@@ -23,19 +23,24 @@ reminder.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from content_pool.pool import ContentPool
+from personalization.automation.person import (
+    DEFAULT_SENSITIVITY,
+    Person,
+    check_conditions,
+    person_of,
+)
 from personalization.automation.programmes import (
     OUTBOUND_CHANNELS,
     Channel,
-    Conditions,
     Programme,
     ProgrammeSet,
     Step,
@@ -43,8 +48,6 @@ from personalization.automation.programmes import (
 from personalization.profiles.profile import Profile
 from personalization.profiles.sensitivity import SensitivityPolicy
 from personalization.store.protocols import PersonalRecords
-
-DEFAULT_SENSITIVITY = SensitivityPolicy()
 
 DEFAULT_SLOTS: dict[str, str] = {
     "email": "email_block",
@@ -73,33 +76,6 @@ class NextAction(BaseModel):
     incentive: bool = False
     transactional: bool = False
     reasons: list[str]
-
-
-# -- what the planner needs to know about a person ------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Person:
-    """The facts about a person that automation uses (see :mod:`personalization.automation.engine`).
-
-    Built from a profile by :func:`personalization.automation.engine.person_of`; tests build it
-    directly.
-    """
-
-    profile_id: str | None
-    stage: str = "anonymous"
-    known: bool = False
-    language: str | None = None
-    timezone: str | None = None
-    consents: Mapping[str, bool] = field(default_factory=dict)
-    channel_preferences: Sequence[str] = ()
-    birthday: date | None = None
-    first_order_at: datetime | None = None
-    orders: int = 0
-    monetary: float = 0.0
-    bought_categories: Sequence[str] = ()
-    cart_items: int = 0
-    profile_complete: bool = False
-    problem_moments: int = 0
-    """Earlier interactions in the moment ``problem`` (recent ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,40 +112,6 @@ class Plan:
     reasons: list[str]
     cap_field: str | None = None
     """The contact-pressure counter the action counts against (released when cancelled)."""
-
-
-def person_of(
-    profile: Profile,
-    *,
-    complete_when: Sequence[str] = ("first_name", "birthday"),
-    sensitivity: SensitivityPolicy = DEFAULT_SENSITIVITY,
-) -> Person:
-    """The automation view of a stored profile.
-
-    The profile counts as complete when every known attribute in ``complete_when`` is set.
-    Purchases in sensitive categories the person has not unlocked never reach a programme
-    (no cross-sell or replenishment reminder built on them).
-    """
-    consents = {str(purpose.value): c.granted for purpose, c in profile.consent.items()}
-    return Person(
-        profile_id=profile.profile_id,
-        stage=str(profile.stage.value),
-        known=not profile.anonymous,
-        language=profile.language,
-        timezone=profile.timezone,
-        consents=consents,
-        channel_preferences=[str(c.value) for c in profile.channel_preferences],
-        birthday=profile.birthday,
-        first_order_at=profile.rfm.first_order_at,
-        orders=profile.rfm.orders,
-        monetary=profile.rfm.revenue,
-        bought_categories=sensitivity.usable_categories(
-            profile.rfm.last_order_categories, consents
-        ),
-        cart_items=sum(item.quantity for item in profile.cart.items),
-        profile_complete=all(getattr(profile.known, name, None) for name in complete_when),
-        problem_moments=sum(1 for mark in profile.last_intents if mark.moment == "problem"),
-    )
 
 
 class NextActionPlanner:
@@ -252,21 +194,12 @@ class NextActionPlanner:
             channel = channels[0]
             content_id, content_why = self.content_for(step, channel, language or
                                                        self.default_language, current, now)
-            action = NextAction(
-                action_id=uuid.uuid4().hex,
-                profile_id=current.profile_id,
-                type=step.type,
-                programme=programme.id,
-                step=step.id,
-                channel=channel,
-                send_at=now,
+            action = _action(
+                programme, step, profile_id=current.profile_id, channel=channel, send_at=now,
                 content_id=content_id,
-                priority=step.priority,
-                incentive=step.incentive,
-                transactional=step.transactional,
                 reasons=[*why, *reasons, f"channel {channel}: the person is here now",
                          content_why],
-            )
+            )  # fmt: skip
             if best is None or action.priority > best.priority:
                 best = action
         return best
@@ -305,14 +238,7 @@ class NextActionPlanner:
                 continue
             send_at = max(due, now)
             if not step.transactional and channel in self.quiet_hours.channels:
-                moved = self.quiet_hours.next_allowed(send_at, zone)
-                if moved != send_at:
-                    reasons.append(
-                        f"moved from {send_at.astimezone(zone):%H:%M} to "
-                        f"{moved.astimezone(zone):%a %H:%M} ({zone.key}): quiet hours "
-                        f"{self.quiet_hours.start:%H:%M}–{self.quiet_hours.end:%H:%M}"
-                    )
-                    send_at = moved
+                send_at = self._after_quiet_hours(send_at, zone, reasons)
             cap_field = None
             if not step.transactional and person.profile_id is not None:
                 cap_field = _cap_field(channel, send_at.astimezone(zone))
@@ -324,23 +250,25 @@ class NextActionPlanner:
                     continue
             language = person.language or self.default_language
             content_id, content_why = self.content_for(step, channel, language, person, send_at)
-            action = NextAction(
-                action_id=action_id or uuid.uuid4().hex,
-                profile_id=person.profile_id,
-                type=step.type,
-                programme=programme.id,
-                step=step.id,
-                channel=channel,
-                send_at=send_at,
-                content_id=content_id,
-                priority=step.priority,
-                incentive=step.incentive,
-                transactional=step.transactional,
+            action = _action(
+                programme, step, profile_id=person.profile_id, channel=channel, send_at=send_at,
+                content_id=content_id, action_id=action_id,
                 reasons=[*reasons, f"channel {channel}"
                          + (" (transactional)" if step.transactional else ""), content_why],
-            )
+            )  # fmt: skip
             return Plan(action, action.reasons, cap_field)
         return Plan(None, [f"{programme.id}.{step.id} suppressed: no channel allowed", *reasons])
+
+    def _after_quiet_hours(self, send_at: datetime, zone: ZoneInfo, reasons: list[str]) -> datetime:
+        """``send_at``, or the end of the quiet hours it falls into (noted in ``reasons``)."""
+        moved = self.quiet_hours.next_allowed(send_at, zone)
+        if moved != send_at:
+            reasons.append(
+                f"moved from {send_at.astimezone(zone):%H:%M} to "
+                f"{moved.astimezone(zone):%a %H:%M} ({zone.key}): quiet hours "
+                f"{self.quiet_hours.start:%H:%M}–{self.quiet_hours.end:%H:%M}"
+            )
+        return moved
 
     async def release(self, profile_id: str, cap_field: str | None) -> None:
         """Give back the contact-pressure unit of a cancelled step."""
@@ -437,58 +365,6 @@ class PredictionLike(Protocol):
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def check_conditions(
-    conditions: Conditions,
-    person: Person,
-    *,
-    intent: str | None = None,
-    moment: str | None = None,
-) -> tuple[bool, list[str]]:
-    """Whether ``person`` qualifies, and the reasons (what held, or what did not)."""
-    results: list[tuple[bool, str]] = []
-    if conditions.stages:
-        results.append((person.stage in conditions.stages,
-                        f"stage {person.stage} {_in(person.stage in conditions.stages)} "
-                        f"{', '.join(conditions.stages)}"))
-    if conditions.known is not None:
-        results.append((person.known == conditions.known,
-                        "known person" if person.known else "anonymous person"))
-    if conditions.profile_incomplete is not None:
-        held = (not person.profile_complete) == conditions.profile_incomplete
-        results.append((held, "profile incomplete" if not person.profile_complete
-                        else "profile complete"))
-    if conditions.has_cart is not None:
-        held = (person.cart_items > 0) == conditions.has_cart
-        results.append((held, f"{person.cart_items} item(s) in the cart"))
-    if conditions.min_orders is not None:
-        results.append((person.orders >= conditions.min_orders,
-                        f"{person.orders} order(s), needs {conditions.min_orders}"))
-    if conditions.min_monetary is not None:
-        results.append((person.monetary >= conditions.min_monetary,
-                        f"customer value {person.monetary:.0f} "
-                        f"{'>=' if person.monetary >= conditions.min_monetary else '<'} "
-                        f"{conditions.min_monetary:.0f}"))
-    if conditions.min_problem_repeats is not None:
-        repeats = person.problem_moments + (1 if moment == "problem" else 0)
-        results.append((repeats >= conditions.min_problem_repeats,
-                        f"problem moment {repeats} time(s), threshold "
-                        f"{conditions.min_problem_repeats}"))
-    if conditions.intents:
-        held = intent in conditions.intents
-        results.append((held, f"intent {intent} {_in(held)} {', '.join(conditions.intents)}"))
-    if not results:
-        return True, []
-    if conditions.match == "any":
-        passed = [why for ok, why in results if ok]
-        return (True, passed) if passed else (False, [why for _, why in results])
-    failed = [why for ok, why in results if not ok]
-    return (False, failed) if failed else (True, [why for _, why in results])
-
-
-def _in(held: bool) -> str:
-    return "in" if held else "not in"
-
-
 def _prefer(channels: Sequence[str], preferred: Sequence[str]) -> list[str]:
     first = [c for c in preferred if c in channels]
     return [*dict.fromkeys(first), *[c for c in channels if c not in first]]
@@ -498,3 +374,15 @@ def _cap_field(channel: str, local: datetime) -> str:
     year, week, _ = local.isocalendar()
     return f"contact:{channel}:{year}-W{week:02d}"
 
+
+def _action(
+    programme: Programme, step: Step, *, profile_id: str | None, channel: str,
+    send_at: datetime, content_id: str | None, reasons: list[str], action_id: str | None = None,
+) -> NextAction:  # fmt: skip
+    """The action of ``step`` on ``channel`` at ``send_at`` (a new id unless one is given)."""
+    return NextAction(
+        action_id=action_id or uuid.uuid4().hex, profile_id=profile_id, type=step.type,
+        programme=programme.id, step=step.id, channel=channel, send_at=send_at,
+        content_id=content_id, priority=step.priority, incentive=step.incentive,
+        transactional=step.transactional, reasons=reasons,
+    )  # fmt: skip

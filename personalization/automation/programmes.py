@@ -1,5 +1,4 @@
-"""Lifecycle prografrom personalization.errors import InvalidProgramme
-mmes as data: a trigger, conditions, an action and its follow-ups.
+"""Lifecycle programmes as data: a trigger, conditions, an action and its follow-ups.
 
 A programme is written by marketers in YAML (``personalization/automation/data/programmes.yml`` is
 the default set) and replaced through ``PUT /v1/programmes`` or ``kairos automation import``::

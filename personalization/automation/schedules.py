@@ -16,15 +16,14 @@ A programme started by a schedule should have the trigger ``{event: scheduled}``
 that type, so the automation never starts it by itself, and everything else about it (steps,
 follow-ups, ``cancel_on``, conditions, ``enabled``) works as for every other programme.
 
-**Calendar rules** (times are the person's local time; their time zone, else the default)::
+**Calendar rules** (:mod:`personalization.automation.calendar_rule`; times are the person's local
+time: their time zone, else the default)::
 
     every day at 08:00
     every monday at 09:30            every monday and thursday at 18:00
     every first monday of the month at 10:00      (first, second, third, fourth, fifth, last)
     every 15th of the month at 10:00              (1st .. 31st; months without it are skipped)
-
-or an iCalendar RRULE subset: ``FREQ=DAILY|WEEKLY|MONTHLY``, ``BYDAY=MO,TH`` or ``1MO``/``-1FR``
-(monthly), ``BYMONTHDAY=15``, ``BYHOUR``, ``BYMINUTE``.
+    FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=8      (an iCalendar RRULE, read by python-dateutil)
 
 **After a purchase**: ``N`` after each purchase with an item in ``category`` (or a sub-category:
 ``boots.winter`` counts for ``boots``), one run per order. A purchase in a sensitive category
@@ -43,26 +42,19 @@ armed for the next occurrence whenever a profile changes; a periodic sweep can c
 
 from __future__ import annotations
 
-import calendar
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from personalization.automation.engine import plan_record
-from personalization.automation.next_action import (
-    NextActionPlanner,
-    Person,
-    check_conditions,
-    person_of,
-)
+from personalization.automation.action_record import ActionRecord, plan_record
+from personalization.automation.calendar_rule import CalendarRule
+from personalization.automation.next_action import NextActionPlanner
+from personalization.automation.person import Person, check_conditions, person_of
 from personalization.automation.programmes import Duration, Programme, Step
-from personalization.automation.scheduler import ActionRecord, Scheduler
+from personalization.automation.scheduler import Scheduler
 from personalization.clock import Clock, system_clock
 from personalization.errors import InvalidSchedule
 from personalization.profiles.events import Event, Purchase
@@ -74,133 +66,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kairos.schedules")
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
-_PHRASE = re.compile(
-    r"^every\s+(?:(?P<day>day)|(?P<nth>first|second|third|fourth|fifth|last)\s+(?P<nthday>\w+)"
-    r"\s+of\s+(?:the|every)\s+month|(?P<monthday>\d{1,2})(?:st|nd|rd|th)\s+of\s+(?:the|every)"
-    r"\s+month|(?P<days>\w+(?:\s*(?:,|and)\s*\w+)*))(?:\s+at\s+(?P<hh>\d{1,2}):(?P<mm>\d{2}))?$"
-)
 _SEPARATORS = (".", "/", ":", ">")
-
-
-@dataclass(frozen=True, slots=True)
-class CalendarRule:
-    """A recurring local time: daily, on weekdays, on the n-th weekday or a day of the month."""
-
-    text: str
-    freq: str  # daily | weekly | monthly
-    at: time
-    weekdays: tuple[int, ...] = ()
-    nth: int | None = None
-    monthday: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> CalendarRule:
-        """Read the phrase or RRULE syntax of the module docstring; raises
-        :class:`InvalidSchedule`.
-
-        >>> CalendarRule.parse("every first monday of the month at 10:00").occurs_on(
-        ...     date(2026, 4, 6))
-        True
-        """
-        source = " ".join(text.strip().split())
-        if source.upper().startswith("FREQ=") or "FREQ=" in source.upper():
-            return cls._rrule(source)
-        match = _PHRASE.match(source.lower())
-        if match is None:
-            raise InvalidSchedule(
-                f"cannot read {text!r}: write e.g. 'every first monday of the month at 10:00', "
-                "'every monday at 09:30', 'every 15th of the month at 10:00' or an RRULE"
-            )
-        at = _time(match.group("hh") or "9", match.group("mm") or "00", text)
-        if match.group("day"):
-            return cls(source, "daily", at)
-        if match.group("nth"):
-            return cls(source, "monthly", at, (_weekday(match.group("nthday"), text),),
-                       nth=_ORDINALS[match.group("nth")])  # fmt: skip
-        if match.group("monthday"):
-            day = int(match.group("monthday"))
-            if not 1 <= day <= 31:
-                raise InvalidSchedule(f"{text!r}: a month has days 1 to 31")
-            return cls(source, "monthly", at, monthday=day)
-        names = re.split(r"\s*(?:,|and)\s*", match.group("days"))
-        return cls(source, "weekly", at, tuple(sorted({_weekday(n, text) for n in names})))
-
-    @classmethod
-    def _rrule(cls, source: str) -> CalendarRule:
-        parts: dict[str, str] = {}
-        for piece in source.upper().removeprefix("RRULE:").split(";"):
-            name, _, value = piece.partition("=")
-            if not value:
-                raise InvalidSchedule(f"RRULE part {piece!r} has no value")
-            parts[name.strip()] = value.strip()
-        unknown = set(parts) - {"FREQ", "BYDAY", "BYMONTHDAY", "BYHOUR", "BYMINUTE"}
-        if unknown:
-            raise InvalidSchedule(f"RRULE parts not supported: {', '.join(sorted(unknown))}")
-        freq = parts.get("FREQ", "").lower()
-        if freq not in ("daily", "weekly", "monthly"):
-            raise InvalidSchedule("RRULE FREQ must be DAILY, WEEKLY or MONTHLY")
-        at = _time(parts.get("BYHOUR", "9"), parts.get("BYMINUTE", "0"), source)
-        days: list[int] = []
-        nth: int | None = None
-        for token in filter(None, parts.get("BYDAY", "").split(",")):
-            found = re.fullmatch(r"([+-]?\d)?(MO|TU|WE|TH|FR|SA|SU)", token)
-            if found is None:
-                raise InvalidSchedule(f"RRULE BYDAY value {token!r} is not understood")
-            if found.group(1):
-                nth = int(found.group(1))
-                if freq != "monthly" or nth not in (1, 2, 3, 4, 5, -1):
-                    raise InvalidSchedule("an ordinal BYDAY (1MO, -1FR) needs FREQ=MONTHLY")
-            days.append(_RRULE_DAYS.index(found.group(2)))
-        monthday = int(parts["BYMONTHDAY"]) if "BYMONTHDAY" in parts else None
-        if monthday is not None and not 1 <= monthday <= 31:
-            raise InvalidSchedule("RRULE BYMONTHDAY must lie in 1..31")
-        if freq == "monthly" and monthday is None and (nth is None or len(days) != 1):
-            raise InvalidSchedule("FREQ=MONTHLY needs BYMONTHDAY or one BYDAY like 1MO")
-        if freq == "weekly" and not days:
-            raise InvalidSchedule("FREQ=WEEKLY needs BYDAY")
-        return cls(source, freq, at, tuple(sorted(set(days))), nth=nth, monthday=monthday)
-
-    def occurs_on(self, day: date) -> bool:
-        if self.freq == "daily":
-            return True
-        if self.freq == "weekly":
-            return day.weekday() in self.weekdays
-        if self.monthday is not None:
-            return day.day == self.monthday
-        if day.weekday() not in self.weekdays or self.nth is None:
-            return False
-        if self.nth > 0:
-            return (day.day - 1) // 7 + 1 == self.nth
-        return day.day + 7 > calendar.monthrange(day.year, day.month)[1]
-
-    def next_after(self, after: datetime, zone: ZoneInfo) -> datetime:
-        """The first occurrence strictly after ``after``, in ``zone`` (aware)."""
-        day = after.astimezone(zone).date()
-        for _ in range(370 * 2):
-            if self.occurs_on(day):
-                at = datetime.combine(day, self.at, tzinfo=zone)
-                if at > after:
-                    return at
-            day += timedelta(days=1)
-        raise InvalidSchedule(f"{self.text!r} never occurs")  # pragma: no cover - 31st is yearly
-
-
-def _time(hours: str, minutes: str, text: str) -> time:
-    try:
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise InvalidSchedule(f"{text!r}: the time of day is not valid") from None
-
-
-def _weekday(name: str, text: str) -> int:
-    name = name.strip().lower().removesuffix("s")
-    for index, day in enumerate(_WEEKDAYS):
-        if name in (day, day[:3]):
-            return index
-    raise InvalidSchedule(f"{text!r}: {name!r} is not a weekday")
 
 
 # -- definitions ----------------------------------------------------------------------------------
@@ -318,6 +184,8 @@ class Schedules:
         rule = schedule.rule
         if rule is not None:
             at = rule.next_after(now, self.planner.local_zone(person))
+            if at is None:
+                return []  # the rule's UNTIL has passed
             return [(at, f"{schedule.id}:{at.date().isoformat()}",
                      f"schedule {schedule.id}: {rule.text} (next: {at:%Y-%m-%d %H:%M %Z})")]
         trigger = schedule.after_purchase

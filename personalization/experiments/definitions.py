@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from personalization.errors import StoreUnavailable
 from personalization.store.protocols import Document
-from personalization.store.redis_store import RedisClient
+from personalization.store.redis_client import RedisClient
 
 
 @asynccontextmanager

@@ -40,14 +40,14 @@ from content_pool.expressions import Expression, compile_expression
 from personalization.clock import Clock, system_clock
 from personalization.errors import InvalidSegment, SegmentNotFound
 from personalization.experiments.definitions import DefinitionStore
-from personalization.profiles.profile import from_document
+from personalization.profiles.document import from_document
 from personalization.profiles.sensitivity import SensitivityPolicy, usable_profile_affinities
 from personalization.store.protocols import Document
 
 if TYPE_CHECKING:
     from personalization.profiles.profile import Profile
     from personalization.store.memory_store import MemoryStore
-    from personalization.store.redis_store import RedisClient
+    from personalization.store.redis_client import RedisClient
 
 KIND = "segment"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"

@@ -29,16 +29,15 @@ custom                    name, category, data (small free-form map)
 Any event may also carry ``situation`` (the situation variables of the visit, e.g. device, source,
 language, country) and ``intent`` (what the intent recogniser said about this interaction).
 
-:func:`parse_events` validates a batch and reports each bad event with its index and reason.
+:func:`~personalization.profiles.event_parsing.parse_events` validates a batch and reports each bad
+event with its index and reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -46,8 +45,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
-    ValidationError,
     model_validator,
 )
 
@@ -348,59 +345,3 @@ EVENT_TYPES: tuple[str, ...] = (
     "chat_message", "newsletter_signup", "account_created", "login", "consent_update",
     "profile_update", "custom",
 )
-
-_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-
-
-@dataclass(frozen=True, slots=True)
-class EventProblem:
-    """Why the event at ``index`` of a batch was refused."""
-
-    index: int
-    event_id: str | None
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "event_id": self.event_id, "reason": self.reason}
-
-
-def _reason(raw: object, exc: ValidationError) -> str:
-    if isinstance(raw, dict):
-        kind = raw.get("type")
-        if isinstance(kind, str) and kind not in EVENT_TYPES:
-            return f"unknown type {kind!r}: send it as type 'custom' with a name"
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"][1:]) or "event"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
-def parse_event(raw: object) -> Event:
-    """One event from JSON-like data; raises pydantic's ``ValidationError``."""
-    return _ADAPTER.validate_python(raw)
-
-
-def parse_events(raw: Sequence[object]) -> tuple[list[Event], list[EventProblem]]:
-    """Validate a batch: the good events in order, and a problem for each bad one.
-
-    >>> good, bad = parse_events([{"event_id": "e1", "type": "login", "profile_id": "u1"}, {}])
-    >>> [e.event_id for e in good], [p.index for p in bad]
-    (['e1'], [1])
-    """
-    good: list[Event] = []
-    bad: list[EventProblem] = []
-    for index, item in enumerate(raw):
-        try:
-            good.append(_ADAPTER.validate_python(item))
-        except ValidationError as exc:
-            event_id = item.get("event_id") if isinstance(item, dict) else None
-            bad.append(EventProblem(index, event_id if isinstance(event_id, str) else None,
-                                    _reason(item, exc)))
-    return good, bad
-
-
-def event_document(event: Event) -> dict[str, Any]:
-    """The JSON document stored in the person's event stream."""
-    return event.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
-        "event_id": event.event_id, "type": event.type
-    }

@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
-from personalization.profiles.events import Event, parse_event
-from personalization.profiles.profile import from_document
+from personalization.profiles.document import from_document
+from personalization.profiles.event_parsing import parse_event
+from personalization.profiles.events import Event
 from personalization.store.protocols import ProfileStore
 
 log = logging.getLogger("kairos.identity")

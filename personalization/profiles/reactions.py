@@ -45,7 +45,8 @@ from redis.exceptions import ResponseError
 from personalization.errors import STORE_ERRORS
 from personalization.store.keys import Keys
 from personalization.store.protocols import Document
-from personalization.store.redis_store import RedisStore, reachable, stream_ids_where
+from personalization.store.redis_client import reachable, stream_ids_where
+from personalization.store.redis_store import RedisStore
 
 log = logging.getLogger("kairos.reactions")
 

@@ -34,6 +34,8 @@ from typing import Any, Protocol
 from personalization.clock import Clock, system_clock
 from personalization.errors import STORE_ERRORS, ProfileNotFound
 from personalization.profiles import identity
+from personalization.profiles.document import from_document, to_document
+from personalization.profiles.event_parsing import event_document, parse_event
 from personalization.profiles.events import (
     AttributesUpdate,
     ConsentProperties,
@@ -42,18 +44,10 @@ from personalization.profiles.events import (
     Event,
     ProfileUpdate,
     Purpose,
-    event_document,
-    parse_event,
 )
-from personalization.profiles.profile import (
-    Profile,
-    ProfilePolicy,
-    Transition,
-    from_document,
-    reduce,
-    to_document,
-)
+from personalization.profiles.profile import Profile, ProfilePolicy, Transition
 from personalization.profiles.reactions import ChangeFeed
+from personalization.profiles.reducer import reduce
 from personalization.store.protocols import (
     DecisionsOfPerson,
     Document,

@@ -17,23 +17,17 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import orjson
-import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from personalization.errors import ConflictError, StoreUnavailable
+from personalization.errors import ConflictError
 from personalization.store.keys import PROFILE_PARTS, Keys
 from personalization.store.protocols import ApplyResult, Document, Reducer, strip_identifiers
+from personalization.store.redis_client import RedisClient, as_text, reachable
 
-RedisClient = aioredis.Redis | RedisCluster
 T = TypeVar("T")
 
 _CAS_PROFILE = """
@@ -72,58 +66,26 @@ return 1
 """
 
 
-def connect(
-    url: str, *, cluster: bool = False, timeout: float = 2.0, max_connections: int = 64
-) -> RedisClient:
-    """A client for ``url``; with ``cluster`` a Redis Cluster client that follows slot moves.
-
-    A command that meets a dropped connection (Redis restarted, a failover) is sent once more
-    on a fresh one. That is safe for Kairos' writes: profile updates are compare-and-set (a
-    repeated one loses its race and is re-read), event ids are idempotent.
-    """
-    if cluster:
-        return RedisCluster.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                     max_connections=max_connections)
-    # A burst (a batch of events fans out to one listener per profile) waits up to ``timeout``
-    # for a free connection instead of failing with "Too many connections".
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
-        socket_connect_timeout=timeout, health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=1),
-        retry_on_error=[RedisConnectionError],
-    )
-    return aioredis.Redis(connection_pool=pool)
-
-
-@asynccontextmanager
-async def reachable() -> AsyncIterator[None]:
-    """Redis connection errors and timeouts inside the block become :class:`StoreUnavailable`."""
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
-        raise StoreUnavailable(f"Redis is not reachable: {exc}") from exc
-
-
-async def stream_ids_where(redis: Any, key: str, field: str, value: str) -> list[str]:
-    """Ids of the entries of stream ``key`` whose ``field`` is ``value``, read in pages of 1,000
-    (for erasure: streams shared by everyone hold entries that name a person)."""
-    found: list[str] = []
-    start, name, wanted = "-", field.encode(), value.encode()
-    while True:
-        entries: Any = await redis.xrange(key, min=start, count=1000)
-        found += [_text(entry_id) for entry_id, fields in entries if fields.get(name) == wanted]
-        if len(entries) < 1000:
-            return found
-        start = "(" + _text(entries[-1][0])
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _stream_docs(entries: Any, field: bytes) -> list[Document]:
     """Documents stored under ``field`` in XREVRANGE ``entries``, oldest first."""
     return [orjson.loads(fields[field]) for _, fields in reversed(entries or []) if fields]
+
+
+def _split_seen(
+    events: Sequence[Document], seen_scores: Sequence[Any]
+) -> tuple[list[Document], list[str]]:
+    """The events not seen before (nor earlier in this batch), and the ids of the others."""
+    fresh: list[Document] = []
+    duplicates: list[str] = []
+    in_batch: set[str] = set()
+    for event, score in zip(events, seen_scores, strict=True):
+        event_id = str(event["event_id"])
+        if score is not None or event_id in in_batch:
+            duplicates.append(event_id)
+        else:
+            in_batch.add(event_id)
+            fresh.append(event)
+    return fresh, duplicates
 
 
 def _ms(delta: timedelta) -> int:
@@ -206,27 +168,12 @@ class RedisStore:
                 cursor += 1
             version = int(version_raw or 0)
             current = orjson.loads(doc_raw) if doc_raw is not None else None
-            fresh, duplicates, in_batch = [], [], set()
-            for event, score in zip(events, seen_scores, strict=True):
-                event_id = str(event["event_id"])
-                if score is not None or event_id in in_batch:
-                    duplicates.append(event_id)
-                else:
-                    in_batch.add(event_id)
-                    fresh.append(event)
+            fresh, duplicates = _split_seen(events, seen_scores)
             new = reducer(current, fresh)
             if new is None:
                 results[i] = ApplyResult(profile_id, current, [], duplicates, version)
                 continue
-            args: list[Any] = [
-                version,
-                orjson.dumps(new),
-                _ms(self.profile_ttl),
-                self.max_events_per_profile,
-                int(time.time() * 1000),
-            ]
-            for event in fresh:
-                args += [str(event["event_id"]), orjson.dumps(event, default=str)]
+            args = self._cas_args(version, new, fresh)
             applied = [str(e["event_id"]) for e in fresh]
             writes.append((i, args, ApplyResult(profile_id, new, applied, duplicates, version + 1)))
         if not writes:
@@ -246,6 +193,20 @@ class RedisStore:
                 results[i] = result
         return lost
 
+    def _cas_args(self, version: int, new: Document, fresh: Sequence[Document]) -> list[Any]:
+        """ARGV of :data:`_CAS_PROFILE`: expected version, document, TTL, stream bound, now,
+        then id and body of each new event."""
+        args: list[Any] = [
+            version,
+            orjson.dumps(new),
+            _ms(self.profile_ttl),
+            self.max_events_per_profile,
+            int(time.time() * 1000),
+        ]
+        for event in fresh:
+            args += [str(event["event_id"]), orjson.dumps(event, default=str)]
+        return args
+
     async def events(self, profile_id: str, *, limit: int = 1000) -> list[Document]:
         entries = await self._run(
             self.redis.xrevrange(self.keys.of_profile(profile_id, "events"), count=limit)
@@ -258,7 +219,7 @@ class RedisStore:
             decision_ids = await self.redis.smembers(self.keys.of_profile(profile_id, "decisions"))
             pipe = self.redis.pipeline(transaction=False)
             for decision_id in decision_ids:
-                pipe.delete(self._decision_key(_text(decision_id)))
+                pipe.delete(self._decision_key(as_text(decision_id)))
             for key in keys:
                 pipe.delete(key)
             deleted = await pipe.execute()
@@ -273,7 +234,7 @@ class RedisStore:
         tail = len("}:profile")
         async with reachable():
             async for key in self._scan(self.keys.profile_tag("*") + ":profile"):
-                yield _text(key)[head:-tail]
+                yield as_text(key)[head:-tail]
 
     async def try_lock(self, name: str, ttl: timedelta) -> bool:
         """Take the named lock for ``ttl`` unless another process holds it (no release: it
@@ -316,7 +277,7 @@ class RedisStore:
                 return []
             # Decision keys are not in the person's slot: a plain pipeline, not one MGET.
             pipe = self.redis.pipeline(transaction=False)
-            for decision_id in sorted(_text(i) for i in ids):
+            for decision_id in sorted(as_text(i) for i in ids):
                 pipe.get(self._decision_key(decision_id))
             replies = await pipe.execute()
         return [orjson.loads(raw) for raw in replies if raw is not None]
@@ -357,7 +318,7 @@ class RedisStore:
         match = self._counter_key(pattern)
         strip = len(self._counter_key(""))
         async with reachable():
-            found = [_text(key) async for key in self._scan(match)]
+            found = [as_text(key) async for key in self._scan(match)]
         values = await self.get_many([key[strip:] for key in found])
         return {key[strip:]: value for key, value in zip(found, values, strict=True)}
 
@@ -382,7 +343,7 @@ class RedisStore:
 
     async def get_personal_counters(self, profile_id: str, part: str) -> dict[str, float]:
         reply = await self._run(self.redis.hgetall(self.keys.of_profile(profile_id, part)))
-        return {_text(k): float(v) for k, v in reply.items()}
+        return {as_text(k): float(v) for k, v in reply.items()}
 
     async def put_record(
         self, profile_id: str, part: str, name: str, value: Document, *, ttl: timedelta
@@ -394,7 +355,7 @@ class RedisStore:
 
     async def get_records(self, profile_id: str, part: str) -> dict[str, Document]:
         reply = await self._run(self.redis.hgetall(self.keys.of_profile(profile_id, part)))
-        return {_text(k): orjson.loads(v) for k, v in reply.items()}
+        return {as_text(k): orjson.loads(v) for k, v in reply.items()}
 
     async def count_records(self, profile_id: str, part: str) -> int:
         return int(await self._run(self.redis.hlen(self.keys.of_profile(profile_id, part))))

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from content_pool.models import ContentItem
-from personalization.automation.next_action import Person
+from personalization.automation.person import Person
 from personalization.decisions.decider import Decider
 from personalization.decisions.models import Decision, DecisionRequest
 from personalization.decisions.ranking import LIFECYCLE_STAGES

@@ -18,13 +18,9 @@ from personalization.errors import (
     InvalidABTest,
     PersonalizationError,
 )
-from personalization.experiments.abtests import (
-    ID_PATTERN,
-    ABTest,
-    ABTestFields,
-    ABTestResults,
-    ABTests,
-)
+from personalization.experiments.abresults import ABTestResults
+from personalization.experiments.abtest import ID_PATTERN, ABTest, ABTestFields
+from personalization.experiments.abtests import ABTests
 
 ABTEST_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
     ABTestNotFound: (404, "A/B test not found"),

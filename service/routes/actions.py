@@ -24,7 +24,9 @@ from fastapi import APIRouter, Depends, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from personalization.automation.action_record import ActionRecord
 from personalization.automation.engine import Automation
+from personalization.automation.memory_scheduler import MemoryScheduler
 from personalization.automation.next_action import NextActionPlanner, QuietHours
 from personalization.automation.programmes import (
     ProgrammeSet,
@@ -33,12 +35,8 @@ from personalization.automation.programmes import (
     loads_programmes,
     parse_programmes,
 )
-from personalization.automation.scheduler import (
-    ActionRecord,
-    MemoryScheduler,
-    RedisScheduler,
-    build_scheduler,
-)
+from personalization.automation.redis_scheduler import RedisScheduler
+from personalization.automation.scheduler import build_scheduler
 from personalization.clock import system_clock
 from personalization.decisions.decider import PlannerAdvisor
 from personalization.errors import InvalidProgramme

@@ -27,7 +27,8 @@ from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
 from intent.errors import ModelNotReady
 from intent.situation.context import ContextInput
-from personalization.automation.next_action import NextAction, NextActionPlanner, Person, person_of
+from personalization.automation.next_action import NextAction, NextActionPlanner
+from personalization.automation.person import Person, person_of
 from personalization.automation.programmes import load_programmes
 from personalization.conversation.memory import (
     GREETING,

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from personalization.profiles.events import EventProblem, parse_events
+from personalization.profiles.event_parsing import EventProblem, parse_events
 from service.deps import MetricsDep, SettingsDep
 from service.problems import problem
 from service.routes.profiles import ProfileServiceDep

@@ -131,7 +131,7 @@ def test_temperature_softens_overconfident_scores() -> None:
     scores *= 10.0  # ...but with near-certain probabilities
     t = fit_temperature(scores, truth)
     assert t > 3.0
-    from intent.model import expected_calibration_error
+    from intent.evaluation import expected_calibration_error
 
     def ece(temperature: float) -> float:
         proba = softmax(scores / temperature)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from personalization.clock import FrozenClock
-from personalization.profiles.events import Event, parse_event
+from personalization.profiles.event_parsing import parse_event
+from personalization.profiles.events import Event
 from personalization.profiles.profile import ProfilePolicy
 from personalization.profiles.service import ProfileService
 from tests.conftest import Backend

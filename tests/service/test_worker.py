@@ -22,9 +22,11 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from personalization.automation.scheduler import ActionRecord, MemoryScheduler, RedisScheduler
+from personalization.automation.action_record import ActionRecord
+from personalization.automation.memory_scheduler import MemoryScheduler
+from personalization.automation.redis_scheduler import RedisScheduler
 from personalization.clock import FrozenClock
-from personalization.profiles.events import parse_event
+from personalization.profiles.event_parsing import parse_event
 from personalization.profiles.reactions import RedisChangeFeed
 from personalization.profiles.service import ProfileService
 from personalization.store.keys import Keys

@@ -13,12 +13,13 @@ import pytest
 from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
 from content_pool.storage import MemoryContentStore
+from personalization.automation.action_record import ActionRecord
 from personalization.automation.engine import Automation
+from personalization.automation.memory_scheduler import MemoryScheduler
 from personalization.automation.next_action import NextActionPlanner, QuietHours
 from personalization.automation.programmes import ProgrammeSet, load_programmes, loads_programmes
-from personalization.automation.scheduler import ActionRecord, MemoryScheduler
 from personalization.clock import FrozenClock
-from personalization.profiles.events import parse_event
+from personalization.profiles.event_parsing import parse_event
 from personalization.profiles.service import ProfileService
 from personalization.store.memory_store import MemoryStore
 

@@ -11,7 +11,8 @@ import pytest
 
 from intent.model import IntentPrediction, Scored
 from intent.situation.models import Device, Language, Situation, Source
-from personalization.automation.next_action import NextActionPlanner, Person, QuietHours
+from personalization.automation.next_action import NextActionPlanner, QuietHours
+from personalization.automation.person import Person
 from personalization.automation.programmes import load_programmes, loads_programmes
 from personalization.profiles.profile import Profile
 from personalization.store.memory_store import MemoryStore

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from personalization.automation.scheduler import ActionRecord, MemoryScheduler, RedisScheduler
+from personalization.automation.action_record import ActionRecord
+from personalization.automation.memory_scheduler import MemoryScheduler
+from personalization.automation.redis_scheduler import RedisScheduler
 from personalization.clock import FrozenClock
 from personalization.store.redis_store import RedisStore
 from tests.conftest import Backend

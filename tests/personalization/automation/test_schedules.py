@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,16 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from personalization.automation.calendar_rule import CalendarRule
 from personalization.automation.engine import Automation
+from personalization.automation.memory_scheduler import MemoryScheduler
 from personalization.automation.next_action import NextActionPlanner
 from personalization.automation.programmes import parse_programmes
-from personalization.automation.scheduler import MemoryScheduler
-from personalization.automation.schedules import CalendarRule, Schedules, parse_schedules
+from personalization.automation.schedules import Schedules, parse_schedules
 from personalization.clock import FrozenClock
 from personalization.errors import InvalidSchedule
 from personalization.experiments.definitions import MemoryDefinitions
 from personalization.experiments.segments import SegmentFields, Segments
-from personalization.profiles.events import parse_event
+from personalization.profiles.event_parsing import parse_event
 from personalization.profiles.profile import ProfilePolicy
 from personalization.profiles.service import ProfileService
 from personalization.store.memory_store import MemoryStore
@@ -49,7 +51,9 @@ def test_calendar_rules_find_the_next_local_occurrence(
 ) -> None:
     at = CalendarRule.parse(rule).next_after(after, BERLIN)
     assert at == expected.replace(tzinfo=BERLIN)
-    assert CalendarRule.parse(rule).next_after(at, BERLIN) > at  # strictly after
+    assert at is not None
+    later = CalendarRule.parse(rule).next_after(at, BERLIN)
+    assert later is not None and later > at  # strictly after
 
 
 def test_first_monday_across_a_year_and_summer_time() -> None:
@@ -57,7 +61,9 @@ def test_first_monday_across_a_year_and_summer_time() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     seen = []
     for _ in range(12):
-        at = rule.next_after(at, BERLIN)
+        found = rule.next_after(at, BERLIN)
+        assert found is not None
+        at = found
         seen.append(at)
     assert all(a.weekday() == 0 and a.day <= 7 and a.hour == 10 for a in seen)
     assert [a.month for a in seen] == list(range(1, 13))
@@ -67,12 +73,85 @@ def test_first_monday_across_a_year_and_summer_time() -> None:
 @pytest.mark.parametrize(
     "rule",
     ["every blue moon", "every funday at 10:00", "every first monday of the month at 25:00",
-     "every 32nd of the month", "FREQ=YEARLY", "FREQ=MONTHLY;BYDAY=MO,TU",
-     "FREQ=WEEKLY;BYDAY=1MO", "FREQ=DAILY;BYSETPOS=1"],
+     "every 32nd of the month", "FREQ=YEARLY", "FREQ=MONTHLY", "FREQ=WEEKLY",
+     "FREQ=WEEKLY;BYDAY=1MO", "FREQ=DAILY;BYSETPOS=1", "FREQ=HOURLY", "FREQ=DAILY;COUNT=3",
+     "DTSTART:20260101T000000\nRRULE:FREQ=DAILY", "FREQ=DAILY;BYHOUR=24",
+     "FREQ=MONTHLY;BYMONTHDAY=0", "FREQ=MONTHLY;BYDAY=XX", "FREQ=DAILY;INTERVAL=two",
+     "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=DAILY;BYHOUR"],
 )
 def test_rules_that_cannot_be_read_are_refused(rule: str) -> None:
     with pytest.raises(InvalidSchedule):
         CalendarRule.parse(rule)
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [("every funday at 10:00", "'funday' is not a weekday"),
+     ("FREQ=YEARLY", "FREQ=YEARLY needs BYMONTHDAY or BYDAY"),
+     ("FREQ=WEEKLY;BYDAY=1MO", "an ordinal BYDAY (1MO, -1FR) needs FREQ=MONTHLY or YEARLY"),
+     ("FREQ=DAILY;COUNT=3", "RRULE parts not supported: COUNT"),
+     ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never occurs")],
+)
+def test_refusals_say_what_is_wrong(rule: str, message: str) -> None:
+    with pytest.raises(InvalidSchedule, match=re.escape(message)):
+        CalendarRule.parse(rule)
+
+
+@pytest.mark.parametrize(
+    ("rule", "after", "expected"),
+    [
+        # every other Tuesday: the same weeks for everyone, whenever it is asked
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=8", T0, datetime(2026, 3, 10, 8, 0)),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=8", datetime(2026, 3, 10, 12, tzinfo=UTC),
+         datetime(2026, 3, 24, 8, 0)),
+        ("FREQ=DAILY;INTERVAL=3;BYHOUR=7", T0, datetime(2026, 3, 5, 7, 0)),
+        ("FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=10", T0, datetime(2026, 4, 1, 10, 0)),
+        ("FREQ=MONTHLY;BYMONTH=6,12;BYMONTHDAY=1;BYHOUR=10", T0, datetime(2026, 6, 1, 10, 0)),
+        ("FREQ=YEARLY;BYMONTH=11;BYDAY=-1FR;BYHOUR=6", T0, datetime(2026, 11, 27, 6, 0)),
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", T0, datetime(2028, 2, 29, 9, 0)),
+        ("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;BYHOUR=16", T0,
+         datetime(2026, 3, 31, 16, 0)),
+        ("FREQ=MONTHLY;BYMONTHDAY=-1;BYHOUR=20", T0, datetime(2026, 3, 31, 20, 0)),
+        ("FREQ=MONTHLY;BYDAY=MO,TU;BYHOUR=9", T0, datetime(2026, 3, 9, 9, 0)),
+        ("rrule:freq=weekly;byday=we;wkst=su", T0, datetime(2026, 3, 4, 9, 0)),
+    ],
+)
+def test_rrule_parts_beyond_the_phrases(rule: str, after: datetime, expected: datetime) -> None:
+    at = CalendarRule.parse(rule).next_after(after, BERLIN)
+    assert at == expected.replace(tzinfo=BERLIN)
+
+
+def test_interval_does_not_depend_on_when_it_is_asked() -> None:
+    rule = CalendarRule.parse("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=8")
+    asked = [T0 + timedelta(days=d, hours=h) for d in range(40) for h in (0, 21)]
+    dates = {at.date() for at in (rule.next_after(a, BERLIN) for a in asked) if at is not None}
+    assert sorted(dates) == [date(2026, 3, 10) + timedelta(weeks=2 * n) for n in range(4)]
+
+
+def test_until_ends_the_rule() -> None:
+    rule = CalendarRule.parse("FREQ=DAILY;UNTIL=20260305T235959;BYHOUR=8")
+    assert rule.next_after(T0, BERLIN) == datetime(2026, 3, 4, 8, 0, tzinfo=BERLIN)
+    assert rule.next_after(datetime(2026, 3, 5, 8, tzinfo=BERLIN), BERLIN) is None
+
+
+def test_local_time_is_kept_across_both_changes_of_summer_time() -> None:
+    rule = CalendarRule.parse("FREQ=DAILY;BYHOUR=10")
+    spring = [rule.next_after(datetime(2026, 3, d, 12, tzinfo=UTC), BERLIN) for d in (27, 28, 29)]
+    autumn = [rule.next_after(datetime(2026, 10, d, 12, tzinfo=UTC), BERLIN) for d in (23, 24, 25)]
+    assert [a.hour for a in spring + autumn if a is not None] == [10] * 6
+    assert [a.utcoffset() for a in spring if a is not None] == [
+        timedelta(hours=1), timedelta(hours=2), timedelta(hours=2)]
+    assert [a.utcoffset() for a in autumn if a is not None] == [
+        timedelta(hours=2), timedelta(hours=1), timedelta(hours=1)]
+
+
+def test_a_time_that_clocks_skip_is_read_before_the_change() -> None:
+    rule = CalendarRule.parse("FREQ=DAILY;BYHOUR=2;BYMINUTE=30")
+    at = rule.next_after(datetime(2026, 3, 28, 12, tzinfo=UTC), BERLIN)
+    assert at is not None and at.date() == date(2026, 3, 29)
+    assert at.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 summer time
+    later = rule.next_after(at, BERLIN)
+    assert later == datetime(2026, 3, 30, 2, 30, tzinfo=BERLIN)
 
 
 def test_schedule_definitions_are_validated() -> None:

@@ -14,7 +14,7 @@ import pytest
 from personalization.decisions.decider import ConsentedProfiles, Decider
 from personalization.decisions.reports import content_report
 from personalization.errors import DecisionNotFound, InvalidEvent
-from personalization.profiles.events import parse_event
+from personalization.profiles.event_parsing import parse_event
 from personalization.profiles.service import ProfileService
 from personalization.store.memory_store import MemoryStore
 from tests.conftest import Backend

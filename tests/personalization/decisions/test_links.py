@@ -157,7 +157,7 @@ async def test_a_newsletter_click_gets_an_explicitly_personalised_email_decision
     from personalization.decisions.models import DecisionRequest
     from personalization.decisions.policies import make_policy
     from personalization.decisions.ranking import FeatureIndex
-    from personalization.profiles.events import parse_event
+    from personalization.profiles.event_parsing import parse_event
     from personalization.profiles.service import ProfileService
     from personalization.store.memory_store import MemoryStore
     from tests.content_pool.factories import make_draft

@@ -11,8 +11,10 @@ from pydantic import ValidationError
 
 from personalization.clock import FrozenClock
 from personalization.errors import ABTestConflict, ABTestNotFound, InvalidABTest
+from personalization.experiments.abresults import analyse
 from personalization.experiments.abstats import msprt, required_sample_size, wilson_interval, z_test
-from personalization.experiments.abtests import ABTestFields, ABTests, analyse, assign
+from personalization.experiments.abtest import ABTestFields, assign
+from personalization.experiments.abtests import ABTests
 from personalization.experiments.definitions import MemoryDefinitions, RedisDefinitions
 from tests.conftest import Backend
 from tests.factories import make_store
@@ -108,7 +110,7 @@ def test_the_sequential_test_finds_a_real_lift_and_its_interval_covers_it_throug
 
 
 def test_a_fixed_horizon_gives_no_verdict_before_the_planned_sample() -> None:
-    from personalization.experiments.abtests import ABTest
+    from personalization.experiments.abtest import ABTest
 
     test = ABTest(id="t", created_at=T0, status="running", required_per_variant=686,
                   **fields(stop_rule="fixed_horizon", baseline_rate=0.1,
@@ -222,7 +224,7 @@ async def test_bad_ids_are_refused() -> None:
 
 
 async def test_purchases_reported_as_events_are_conversions_of_the_tests_people_saw() -> None:
-    from personalization.profiles.events import parse_event
+    from personalization.profiles.event_parsing import parse_event
     from personalization.profiles.service import ProfileService
     from personalization.store.memory_store import MemoryStore
 

@@ -18,7 +18,7 @@ from personalization.experiments.segments import (
     SegmentFields,
     Segments,
 )
-from personalization.profiles.events import parse_event
+from personalization.profiles.event_parsing import parse_event
 from personalization.profiles.profile import ProfilePolicy
 from personalization.profiles.service import ProfileService
 from personalization.store.memory_store import MemoryStore

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from personalization.profiles.consent import allows, allows_channel, profile_for_decision
 from personalization.profiles.events import Channel, Event, Purpose
-from personalization.profiles.profile import ProfilePolicy, apply_events
+from personalization.profiles.profile import ProfilePolicy
+from personalization.profiles.reducer import apply_events
 from tests.personalization.profile_factories import T0, make_event
 
 

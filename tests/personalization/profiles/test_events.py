@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from personalization.profiles.events import Purchase, event_document, parse_event, parse_events
+from personalization.profiles.event_parsing import event_document, parse_event, parse_events
+from personalization.profiles.events import Purchase
 
 
 def test_each_type_gets_its_model_and_properties() -> None:

@@ -10,9 +10,11 @@ import orjson
 import pytest
 
 from personalization.clock import FrozenClock
-from personalization.profiles.events import Purpose, parse_event
+from personalization.profiles.document import from_document
+from personalization.profiles.event_parsing import parse_event
+from personalization.profiles.events import Purpose
 from personalization.profiles.importing import Importer, format_of
-from personalization.profiles.profile import ProfilePolicy, from_document
+from personalization.profiles.profile import ProfilePolicy
 from personalization.profiles.service import ProfileService
 from personalization.profiles.tabular import Rejection
 from tests.conftest import Backend

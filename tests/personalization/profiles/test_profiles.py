@@ -8,16 +8,11 @@ from datetime import timedelta
 import orjson
 import pytest
 
+from personalization.profiles.document import from_document, to_document
 from personalization.profiles.events import Event, Purpose
 from personalization.profiles.lifecycle import Stage
-from personalization.profiles.profile import (
-    Profile,
-    ProfilePolicy,
-    apply_events,
-    from_document,
-    reduce,
-    to_document,
-)
+from personalization.profiles.profile import Profile, ProfilePolicy
+from personalization.profiles.reducer import apply_events, reduce
 from tests.personalization.profile_factories import T0, make_event, purchase
 
 POLICY = ProfilePolicy()

@@ -16,8 +16,9 @@ from personalization.decisions.decider import ConsentedProfiles, Decider, Decide
 from personalization.decisions.models import DecisionRequest
 from personalization.decisions.policies import make_policy
 from personalization.decisions.ranking import FeatureIndex
-from personalization.profiles.events import parse_event
-from personalization.profiles.profile import Profile, ProfilePolicy, apply_events
+from personalization.profiles.event_parsing import parse_event
+from personalization.profiles.profile import Profile, ProfilePolicy
+from personalization.profiles.reducer import apply_events
 from personalization.profiles.sensitivity import (
     SensitivityPolicy,
     consents_of,

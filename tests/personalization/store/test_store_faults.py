@@ -9,7 +9,8 @@ import pytest
 
 from personalization.errors import StoreUnavailable
 from personalization.store.protocols import Document
-from personalization.store.redis_store import RedisStore, connect
+from personalization.store.redis_client import connect
+from personalization.store.redis_store import RedisStore
 from tests.redis_servers import RedisProcess
 
 

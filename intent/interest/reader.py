@@ -15,13 +15,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from intent.encoder import Encoder
 from intent.interest.models import Interest, InterestEvidence, InterestSignals, Method, Signal
 from intent.interest.semantic import SemanticMatcher
 from intent.interest.taxonomy import Taxonomy
 from intent.interest.vocabulary import Match, Vocabulary
+
+if TYPE_CHECKING:  # the encoder module imports scikit-learn; a reader without one need not
+    from intent.encoder import Encoder
 
 SIGNAL_WEIGHTS: Final[Mapping[Signal, float]] = MappingProxyType(
     {

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from intent.encoder import Encoder
 from intent.interest.taxonomy import Taxonomy
+
+if TYPE_CHECKING:  # the encoder module imports scikit-learn; a reader without one need not
+    from intent.encoder import Encoder
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,11 +69,13 @@ class InterestReader:
     Args:
         taxonomy: the categories and their vocabulary.
         encoder: for the semantic fallback; without one only the vocabulary is used.
-        semantic_threshold: the cosine a text must reach to a category's description or label.
-            The default is calibrated for the default encoder (``use``) on the tuning part of
-            the judged interest set (``bench/bench_interest.py --calibrate``); another encoder
-            needs its own.
-        semantic_margin: how much the nearest category must beat the next one.
+        semantic_threshold: the cosine a text must reach to one of a category's prototypes
+            (description, label, synonym). The default is calibrated for the default encoder
+            (``use``) on the tuning part of the judged interest set
+            (``bench/bench_interest.py --encoder use --calibrate``); another encoder needs its
+            own.
+        semantic_margin: how much the nearest category must beat the next one (short texts
+            are near several topics at once with ``use``; the margin keeps those unknown).
         session_decay: factor per request back applied to the session's interests (the last
             request counts ``session_weight``, the one before ``session_weight * decay``, ...).
         session_weight: what an earlier request's interest counts, times its confidence.
@@ -96,7 +98,7 @@ class InterestReader:
         encoder: Encoder | None = None,
         *,
         semantic_threshold: float = 0.45,
-        semantic_margin: float = 0.03,
+        semantic_margin: float = 0.1,
         session_decay: float = 0.5,
         session_weight: float = 0.6,
         min_confidence: float = 0.15,
@@ -174,8 +176,11 @@ class InterestReader:
             named = {e.signal for _, e in found}
             for signal in _TEXT_SIGNALS:
                 text = getattr(signals, signal)
-                if signal in _SEMANTIC_SIGNALS and signal not in named and text and text.strip():
-                    asked.append((row, signal, text[:_MAX_TEXT]))
+                if signal not in _SEMANTIC_SIGNALS or signal in named or not text:
+                    continue
+                text = text[:_MAX_TEXT]
+                if not self.vocabulary.names_nothing(text):
+                    asked.append((row, signal, text))
         if not asked:
             return
         matches = self.semantic.match([text for _, _, text in asked])

@@ -1,4 +1,4 @@
-"""The semantic fallback: a text's similarity to each category's descriptions and labels."""
+"""The semantic fallback: a text's similarity to each category's descriptions, labels, synonyms."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ class SemanticMatch:
 
 
 class SemanticMatcher:
-    """Cosine of texts against the categories' descriptions and labels (both languages).
+    """Cosine of texts against each category's prototypes: its descriptions, labels and
+    synonyms in both languages (the nearest prototype counts).
 
-    The prototypes are embedded once, here. :meth:`match` returns, per text, the nearest
+    The prototypes are embedded once, here (a few hundred texts; about a second with ``use``).
+    :meth:`match` returns, per text, the nearest
     category when its cosine reaches ``threshold`` and beats the next category by ``margin``,
     else ``None``: a text near two topics, or near none, names none.
     """
@@ -46,6 +48,7 @@ class SemanticMatcher:
                 category.descriptions.en,
                 category.labels.de,
                 category.labels.en,
+                *category.synonyms.all(),
             ):
                 self._texts.append(text)
                 self._owners.append(index)

@@ -119,6 +119,13 @@ class Vocabulary:
                 found.extend(self._word(word))
         return found
 
+    def names_nothing(self, text: str) -> bool:
+        """Whether ``text`` holds no word that could name a topic: only neutral words
+        (``jacke``, ``backpack``), numbers and words of one or two letters."""
+        return all(
+            len(word) < 3 or word.isdigit() or self._is_neutral(word) for word in tokens(text)
+        )
+
     def match_path(self, path: str) -> list[tuple[str, Match]]:
         """The categories that the segments of a URL path name, with the segment of each.
 
@@ -159,10 +166,12 @@ class Vocabulary:
         category = self._words.get(word)
         if category is not None:
             return (Match(category, word, "synonym"),)
+        if self._is_neutral(word):
+            return ()  # "backpack" is not "backpacking"
         category = self._stems.get(stem(word))
         if category is not None:
             return (Match(category, word, "synonym"),)
-        if len(word) < _MIN_FUZZY or not word.isalpha() or self._is_neutral(word):
+        if len(word) < _MIN_FUZZY or not word.isalpha():
             return ()
         typo = self._typo(word)
         if typo is not None:

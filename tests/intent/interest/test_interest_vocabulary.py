@@ -160,3 +160,10 @@ def test_paths(vocabulary: Vocabulary) -> None:
     ]
     assert vocabulary.match_path("/p/12345/checkout") == []
     assert [m.category for _, m in vocabulary.match_path("/fahrrad_zubehoer")] == ["cycling"]
+
+
+def test_neutral_words_name_nothing(vocabulary: Vocabulary) -> None:
+    assert vocabulary.match_text("backpack") == []  # not "backpacking"
+    assert vocabulary.names_nothing("Jacke Damen 38")
+    assert vocabulary.names_nothing("backpack")
+    assert not vocabulary.names_nothing("Jacke für den Nachtlager")

@@ -15,8 +15,10 @@ Progress goes to stderr, the figures to stdout.
   the set was written, before any tuning; ``--misses`` lists the misses of ``tune`` only.
   The ``paraphrase`` cases (``"set": "paraphrase"``) name a topic without the taxonomy's
   words; they were added after the first measurement, for the semantic fallback.
-- ``--calibrate`` prints, for the encoder, the accuracy on ``tune`` for a range of semantic
-  thresholds (the default of InterestReader comes from there).
+- ``--calibrate`` prints, for the encoder and a range of semantic thresholds and margins, the
+  accuracy on ``tune`` and the share of calibration search terms (``calibration_search_terms``
+  beside the real ones, plus the ESCI terms not among the measured 200; none names a topic)
+  that still get one. InterestReader's defaults come from there.
 - Real search terms: 200 terms typed by people, from the shared evaluation directory
   (``../shared`` or ``$KAIROS_SHARED_DIR``): ``eval/search_terms/real_search_terms.jsonl``
   (German searches on Berlin's open data portal; English Amazon queries of the ESCI set; see its
@@ -50,6 +52,7 @@ from intent.situation import ContextInput, SituationReader  # noqa: E402
 SHARED = Path(os.environ.get("KAIROS_SHARED_DIR") or REPO.parent / "shared")
 JUDGED = REPO / "tests/intent/interest/judged_interests.jsonl"
 REAL = SHARED / "eval/search_terms/real_search_terms.jsonl"
+CALIBRATION = SHARED / "eval/search_terms/calibration_search_terms.jsonl"
 SNOWPLOW = SHARED / "eval/referrers/snowplow_referer_tests.jsonl"
 console = Console(stderr=True)
 
@@ -110,11 +113,22 @@ def bench_judged(reader: InterestReader, label: str, misses: bool) -> None:
                 print(f"  miss (tune): {case['signals']} expected {case['expect']} got {found}")
 
 
+def calibration_negatives() -> list[str]:
+    """Search terms that name no topic and are not among the measured 200 (see the SOURCE)."""
+    with CALIBRATION.open(encoding="utf-8") as fh:
+        german = [json.loads(line)["term"] for line in fh if line.strip()]
+    with REAL.open(encoding="utf-8") as fh:
+        english = [json.loads(line) for line in fh if line.strip()]
+    measured = {term for term, _ in real_terms()}
+    return german + [r["term"] for r in english if r["term"] not in measured]
+
+
 def calibrate(encoder: Any) -> None:
     taxonomy = load_taxonomy()
     cases = [c for c in load_judged() if c["split"] == "tune"]
+    negatives = [InterestSignals(search_term=t) for t in calibration_negatives()]
     for threshold in (0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
-        for margin in (0.03, 0.06, 0.1, 0.15):
+        for margin in (0.05, 0.1, 0.15, 0.2):
             reader = InterestReader(
                 taxonomy,
                 encoder,
@@ -130,9 +144,12 @@ def calibrate(encoder: Any) -> None:
                 if r and r[0].evidence[0].method == "semantic"
             ]
             right = sum(is_right(c, r[0].category) for c, r in semantic)
+            false = sum(1 for r in reader.read_batch(negatives) if r)
             print(
                 f"calibrate threshold {threshold:.2f} margin {margin:.2f}: tune {_accuracy(rows)},"
-                f" top read semantically {len(semantic)} (right {right})"
+                f" top read semantically {len(semantic)} (right {right});"
+                f" topic for {false}/{len(negatives)} = {false / len(negatives):.1%}"
+                " of the calibration terms"
             )
 
 

@@ -176,7 +176,7 @@ class CountingEncoder(HashingEncoder):
 
 def test_semantic_fallback_only_where_the_vocabulary_is_silent() -> None:
     encoder = CountingEncoder()
-    reader = InterestReader(load_taxonomy(), encoder, semantic_threshold=0.5)
+    reader = InterestReader(load_taxonomy(), encoder, semantic_threshold=0.5, semantic_margin=0.05)
     assert len(encoder.calls) == 1  # the descriptions and labels, once
     text = "in the mountains, clothing for tours"  # shares n-grams with the hiking description
     [interest] = reader.read(InterestSignals(utterance="Trekking", page_title=text))
@@ -189,15 +189,19 @@ def test_semantic_fallback_only_where_the_vocabulary_is_silent() -> None:
 
 
 def test_semantic_fallback_stays_silent_below_its_threshold() -> None:
-    reader = InterestReader(load_taxonomy(), HashingEncoder(), semantic_threshold=0.9)
+    reader = InterestReader(
+        load_taxonomy(), HashingEncoder(), semantic_threshold=0.9, semantic_margin=0.05
+    )
     assert reader.read(InterestSignals(utterance="in the mountains, clothing for tours")) == []
     # and a text near no description (best cosine about 0.3 with this encoder) names nothing
-    lenient = InterestReader(load_taxonomy(), HashingEncoder(), semantic_threshold=0.5)
+    lenient = InterestReader(
+        load_taxonomy(), HashingEncoder(), semantic_threshold=0.5, semantic_margin=0.05
+    )
     assert lenient.read(InterestSignals(utterance="wo ist meine bestellung")) == []
 
 
 def test_batch_encodes_once() -> None:
     encoder = CountingEncoder()
-    reader = InterestReader(load_taxonomy(), encoder, semantic_threshold=0.3)
+    reader = InterestReader(load_taxonomy(), encoder, semantic_threshold=0.3, semantic_margin=0.05)
     reader.read_batch([InterestSignals(utterance=f"text number {i}") for i in range(5)])
     assert len(encoder.calls) == 2 and len(encoder.calls[-1]) == 5

@@ -124,9 +124,11 @@ def calibration_negatives() -> list[str]:
 
 
 def calibrate(encoder: Any) -> None:
+    """Grid of threshold x margin: tune accuracy, and topics given to the calibration terms
+    typed into the shop's search box (a signal the fallback reads by default)."""
     taxonomy = load_taxonomy()
     cases = [c for c in load_judged() if c["split"] == "tune"]
-    negatives = [InterestSignals(search_term=t) for t in calibration_negatives()]
+    negatives = [InterestSignals(site_search=t) for t in calibration_negatives()]
     for threshold in (0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
         for margin in (0.05, 0.1, 0.15, 0.2):
             reader = InterestReader(

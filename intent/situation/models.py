@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from intent.interest.models import Interest
+
 DeviceType = Literal["mobile", "tablet", "desktop", "tv", "console", "wearable", "bot", "other"]
 Medium = Literal[
     "search", "social", "email", "paid", "internal", "direct", "referral", "chatbot", "unknown"
@@ -89,3 +91,7 @@ class Situation(BaseModel):
     is_returning: bool | None
     page_views_in_session: int | None
     evidence: list[Evidence]
+    interests: list[Interest] = Field(
+        default_factory=list,
+        description="what the visitor is after right now, strongest first (empty: unknown)",
+    )

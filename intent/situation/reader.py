@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from intent.interest import Interest, InterestReader, InterestSignals
 from intent.situation.clock import Clock, local_time, utc_now
 from intent.situation.context import ContextInput
 from intent.situation.devices import DeviceDetector, resolver_name
 from intent.situation.evidence import DEFAULT_RULES, EvidenceRules, Facts
 from intent.situation.language import LanguageReader
-from intent.situation.models import Situation
+from intent.situation.models import Situation, Source
 from intent.situation.referrers import MATOMO_DIR, ReferrerIndex
 from intent.situation.sources import SourceClassifier
 
@@ -36,6 +38,8 @@ class SituationReader:
         unknown_agents_are_bots: count agents in which nothing is recognisable as bots.
         referrer_dir, evidence_rules: alternative data files (tests, updates).
         clock: the time when neither the context nor ``read(now=...)`` gives one.
+        interests: reads what the visitor is after (``Situation.interests``); without one the
+            list stays empty.
 
     Example::
 
@@ -56,6 +60,7 @@ class SituationReader:
         referrer_dir: Path = MATOMO_DIR,
         evidence_rules: Path = DEFAULT_RULES,
         clock: Clock = utc_now,
+        interests: InterestReader | None = None,
     ) -> None:
         self.default_timezone = ZoneInfo(default_timezone)
         self.max_header_length = max_header_length
@@ -69,6 +74,7 @@ class SituationReader:
         self.sources = SourceClassifier(self.referrers, internal_hosts=internal_hosts)
         self.languages = LanguageReader(languages)
         self.evidence_rules = EvidenceRules.load(evidence_rules)
+        self.interests = interests
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -89,12 +95,19 @@ class SituationReader:
         self.devices.detect("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36")
 
     def read(
-        self, context: ContextInput, *, text: str | None = None, now: datetime | None = None
+        self,
+        context: ContextInput,
+        *,
+        text: str | None = None,
+        now: datetime | None = None,
+        session_interests: Sequence[Sequence[Interest]] = (),
     ) -> Situation:
         """Return the situation of ``context``; ``text`` is what the visitor wrote, if anything.
 
-        The moment is ``context.timestamp``, else ``now``, else the reader's clock. Never raises
-        for well-formed input: what is not recognised is ``unknown`` / ``None``.
+        The moment is ``context.timestamp``, else ``now``, else the reader's clock.
+        ``session_interests`` are the interests of the visit's earlier requests, one list per
+        request, the most recent last (the caller keeps them; they fade in the reading). Never
+        raises for well-formed input: what is not recognised is ``unknown`` / ``None``.
         """
         cut = self.max_header_length
         device = self.devices.detect(context.user_agent)
@@ -127,7 +140,32 @@ class SituationReader:
             is_returning=context.is_returning,
             page_views_in_session=context.page_views_in_session,
             evidence=self.evidence_rules.evaluate(facts),
+            interests=self._interests(context, url, source, text, session_interests),
         )
+
+    def _interests(
+        self,
+        context: ContextInput,
+        url: str | None,
+        source: Source,
+        text: str | None,
+        session: Sequence[Sequence[Interest]],
+    ) -> list[Interest]:
+        if self.interests is None:
+            return []
+        cut = self.max_header_length
+        signals = InterestSignals.from_url(
+            url,
+            site_search=_cut(context.site_search, cut),
+            utterance=_cut(text, cut),
+            page_title=_cut(context.page_title, cut),
+            product=_cut(context.product, cut),
+            session=tuple(tuple(request) for request in session),
+        )
+        # Source.search_term falls back to utm_term, which the signals already hold as such.
+        if source.search_term and source.search_term != signals.utm_term:
+            signals = replace(signals, search_term=source.search_term)
+        return self.interests.read(signals)
 
 
 def _cut(value: str | None, length: int) -> str | None:

@@ -27,9 +27,13 @@ The terms, each in ``[0, 1]``:
 ``priority``
     The marketer's business priority / 100.
 
-``fit = sum(weight_t * term_t) / sum(weights)``. The learned value is not a term of ``fit``:
-the policy (:mod:`personalization.decisions.policies`) turns ``fit`` into a prior CTR and corrects
-it by what clicks taught it, and its part appears in the reasons too.
+``fit = sum(weight_t * term_t) / sum(weights)``; when the topic term is the same for every
+candidate (no interest known, or no candidate has categories) it says nothing about this request
+and is left out of the sum, so the other terms keep the share they had.
+
+The learned value is not a term of ``fit``: the policy (:mod:`personalization.decisions.policies`)
+turns ``fit`` into a prior CTR and corrects it by what clicks taught it, and its part appears in
+the reasons too.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from personalization.decisions.models import UNKNOWN, DecisionContext
 TERMS: tuple[str, ...] = (
     "phase", "moment", "similarity", "affinity", "lifecycle", "priority", "topic",
 )  # fmt: skip
+_TOPIC = TERMS.index("topic")
 LIFECYCLE_STAGES: tuple[LifecycleStage, ...] = (
     "anonymous", "prospect", "new_customer", "active", "loyal", "at_risk", "lapsed",
 )  # fmt: skip
@@ -289,6 +294,10 @@ class Ranker:
     def __init__(self, weights: ScoringWeights | None = None) -> None:
         self.weights = weights or ScoringWeights()
         self._vector = self.weights.vector()
+        self._without_topic = self._vector.copy()
+        self._without_topic[_TOPIC] = 0.0
+        if self._without_topic.sum() <= 0:  # topic alone is weighted: keep it
+            self._without_topic = self._vector
 
     def terms(
         self,
@@ -329,7 +338,10 @@ class Ranker:
 
     def fit(self, terms: np.ndarray) -> np.ndarray:
         """The weighted fit in ``[0, 1]`` per row of :meth:`terms`."""
-        fit: np.ndarray = terms @ self._vector / self._vector.sum()
+        weights = self._vector
+        if len(terms) and np.ptp(terms[:, _TOPIC]) == 0:
+            weights = self._without_topic
+        fit: np.ndarray = terms @ weights / weights.sum()
         return fit
 
     def explain(self, item: ContentItem, row: np.ndarray, context: DecisionContext) -> list[str]:

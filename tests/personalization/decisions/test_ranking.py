@@ -177,3 +177,13 @@ def test_the_reason_says_in_words_what_the_visitor_is_after() -> None:
     )
     ski = ranker.explain(TOPICAL[0], ranker.terms(features, ctx)[0], ctx)
     assert not any("visitor is after" in reason for reason in ski)
+
+
+def test_without_an_interest_the_other_terms_keep_their_share() -> None:
+    features = FeatureIndex(None).features(ITEMS)
+    neutral = Ranker().fit(Ranker().terms(features, context(phase="purchase", moment="buy")))
+    weights = ScoringWeights()
+    before = ScoringWeights(**{**{n: getattr(weights, n) for n in TERMS}, "topic": 0.0})
+    assert list(neutral) == pytest.approx(
+        list(Ranker(before).fit(Ranker(before).terms(features, context(phase="purchase",
+                                                                          moment="buy")))))

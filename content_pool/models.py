@@ -54,12 +54,24 @@ class _Model(BaseModel):
 
 
 class Targeting(_Model):
-    """Which situations an item serves. An empty list means "any"."""
+    """Which situations an item serves. An empty list means "any".
+
+    ``phases``, ``moments`` and ``lifecycle_stages`` are requirements: the item is shown only
+    when the visit's phase (moment, lifecycle stage) is one of them, or is not known for this
+    visit (an unknown phase excludes nothing). With ``prefer`` they are preferences instead:
+    a match raises the item's fit, a mismatch lowers it, and nothing is excluded.
+    ``categories`` are the topics the item is about; they meet the interest of the moment and
+    the profile's long-term affinities in the ranking.
+    """
 
     phases: list[Phase] = Field(default_factory=list)
     moments: list[Moment] = Field(default_factory=list)
     lifecycle_stages: list[LifecycleStage] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
+    prefer: bool = Field(
+        default=False,
+        description="Phases, moments and lifecycle stages rank rather than exclude.",
+    )
     audience: str | None = Field(
         default=None,
         max_length=2000,

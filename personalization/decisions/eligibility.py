@@ -9,12 +9,15 @@ depend on the request:
 - **consent**: an item whose audience condition reads profile data (``profile.*`` or
   ``affinity(...)``) is never shown to a visitor without personalisation consent, so the mere
   choice of content cannot reveal what the profile holds;
+- **targeting**: an item that names phases, moments or lifecycle stages is shown only when
+  the visit's phase (moment, stage) is one of them; a phase or moment that is not known for this
+  visit excludes nothing, and an item that says ``prefer`` is never excluded by them (they
+  only rank it, see :mod:`personalization.decisions.ranking`). A visitor without a consented
+  profile is ``anonymous``: after-purchase items for customers do not reach them;
 - **audience condition** over situation, intent and (consented) profile;
 - **frequency cap** per profile and day / ISO week, counted in the person's ``caps`` record.
 
-Phases, moments, lifecycle stages and categories are *scoring* terms (see
-:mod:`personalization.decisions.ranking`), not filters: a poorer match may still be the best
-available.
+Categories are never a filter: they meet the interest of the moment in the ranking.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from content_pool.models import ContentItem
+from content_pool.models import MOMENTS, PHASES, ContentItem, Targeting
 from content_pool.pool import ContentPool
-from personalization.decisions.models import DecisionContext
-from personalization.decisions.ranking import ItemFeatures
+from personalization.decisions.models import UNKNOWN, DecisionContext
+from personalization.decisions.ranking import LIFECYCLE_STAGES, ItemFeatures
 
 CAPS_PART = "caps"
 CAPS_TTL = timedelta(days=8)
@@ -50,6 +53,34 @@ def cap_fields(item_id: str, now: datetime) -> tuple[str, str]:
     """The names of the day and week counters of an item in the ``caps`` record."""
     year, week, _ = now.isocalendar()
     return f"{item_id}|d|{now:%Y-%m-%d}", f"{item_id}|w|{year}-W{week:02d}"
+
+
+def targeting_excludes(targeting: Targeting, context: DecisionContext) -> str | None:
+    """The targeting rule that keeps an item from this visit, or ``None``."""
+    if targeting.prefer:
+        return None
+    if targeting.phases and context.phase != UNKNOWN and context.phase not in targeting.phases:
+        return "phase"
+    if (targeting.moments and context.moment != UNKNOWN
+            and context.moment not in targeting.moments):  # fmt: skip
+        return "moment"
+    if targeting.lifecycle_stages and context.lifecycle not in targeting.lifecycle_stages:
+        return "lifecycle stage"
+    return None
+
+
+def _targeting_mask(features: ItemFeatures, context: DecisionContext) -> np.ndarray:
+    """:func:`targeting_excludes` for every row of ``features`` at once (True = allowed)."""
+    allowed = np.ones(len(features.items), dtype=bool)
+    if context.phase in PHASES:
+        allowed &= features.phase_open | features.phases[:, PHASES.index(context.phase)]
+    if context.moment in MOMENTS:
+        allowed &= features.moment_open | features.moments[:, MOMENTS.index(context.moment)]
+    if context.lifecycle in LIFECYCLE_STAGES:
+        column = LIFECYCLE_STAGES.index(context.lifecycle)
+        allowed &= features.stage_open | features.stages[:, column]
+    result: np.ndarray = allowed | features.prefer
+    return result
 
 
 def reads_profile(item: ContentItem) -> bool:
@@ -107,7 +138,7 @@ class Eligibility:
         (already live, valid now and of the placement): only items with a request-dependent
         rule (``features.checked``) and items already on the page are looked at one by one.
         """
-        keep = np.ones(len(features.items), dtype=bool)
+        keep = _targeting_mask(features, context)
         for item_id in used:
             row = features.row_of.get(item_id)
             if row is not None:
@@ -138,6 +169,9 @@ class Eligibility:
             return "channel"
         if item.id in used:
             return "already placed on the page"
+        excluded_by = targeting_excludes(item.targeting, context)
+        if excluded_by is not None:
+            return excluded_by
         if context.profile is None and reads_profile(item):
             return "needs personalisation consent"
         if item.targeting.audience and not self._pool.audience_matches(item, audience):

@@ -151,6 +151,9 @@ class DecisionContext:
 
     ``phase`` and ``moment`` are ``"unknown"`` when there was no text or the model was unsure.
     ``profile`` is ``None`` without personalisation consent (and for anonymous visitors).
+    ``interests`` is the interest of the moment: category -> confidence in [0, 1], read from
+    this visit (search term, landing page, campaign, text, earlier pages of the session);
+    ``interest_evidence`` says in words where each came from (``"searched for 'zelt'"``).
     """
 
     language: str
@@ -163,6 +166,8 @@ class DecisionContext:
     device: str = UNKNOWN
     profile: DecisionProfile | None = None
     situation_view: Mapping[str, Any] = field(default_factory=dict)
+    interests: Mapping[str, float] = field(default_factory=dict)
+    interest_evidence: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def lifecycle(self) -> str:
@@ -184,5 +189,6 @@ class DecisionContext:
             "intent": {"name": self.intent, "phase": self.phase, "moment": self.moment},
             "phase": self.phase,
             "moment": self.moment,
+            "interests": dict(self.interests),
             "profile": profile,
         }

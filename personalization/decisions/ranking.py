@@ -11,16 +11,29 @@ The terms, each in ``[0, 1]``:
     tags, categories, template text), clipped at 0; 0 without text. Item embeddings are
     computed once per item version (:class:`ItemFeatures`), so a decision costs one encoding
     of the session text and one matrix-vector product.
+``topic``
+    How well the item's categories meet the interest of the moment (what the visitor is after
+    now: search term, landing page, campaign, text, earlier pages of the session). With the
+    strongest interest's confidence ``c`` and ``match`` = the best confidence among the item's
+    categories divided by the strongest one: ``0.5 + c * (match - 0.5)``; 0.5 for an item
+    without categories and for every item when no interest is known. Its default weight is the
+    largest, so a clear interest outranks priority, phase and generic items.
 ``affinity``
-    The profile's strongest affinity among the item's categories (consented profiles only).
+    The profile's strongest long-term affinity (0-1) among the item's categories (consented
+    profiles only), scaled by ``1 - c``: what the visitor is after now beats what they liked
+    before when it is clear.
 ``lifecycle``
     1 when the item targets the visitor's lifecycle stage, 0 when it targets others, 0.5 open.
 ``priority``
     The marketer's business priority / 100.
 
-``fit = sum(weight_t * term_t) / sum(weights)``. The learned value is not a term of ``fit``:
-the policy (:mod:`personalization.decisions.policies`) turns ``fit`` into a prior CTR and corrects
-it by what clicks taught it, and its part appears in the reasons too.
+``fit = sum(weight_t * term_t) / sum(weights)``; when the topic term is the same for every
+candidate (no interest known, or no candidate has categories) it says nothing about this request
+and is left out of the sum, so the other terms keep the share they had.
+
+The learned value is not a term of ``fit``: the policy (:mod:`personalization.decisions.policies`)
+turns ``fit`` into a prior CTR and corrects it by what clicks taught it, and its part appears in
+the reasons too.
 """
 
 from __future__ import annotations
@@ -36,7 +49,10 @@ import numpy as np
 from content_pool.models import MOMENTS, PHASES, ContentItem, LifecycleStage
 from personalization.decisions.models import UNKNOWN, DecisionContext
 
-TERMS: tuple[str, ...] = ("phase", "moment", "similarity", "affinity", "lifecycle", "priority")
+TERMS: tuple[str, ...] = (
+    "phase", "moment", "similarity", "affinity", "lifecycle", "priority", "topic",
+)  # fmt: skip
+_TOPIC = TERMS.index("topic")
 LIFECYCLE_STAGES: tuple[LifecycleStage, ...] = (
     "anonymous", "prospect", "new_customer", "active", "loyal", "at_risk", "lapsed",
 )  # fmt: skip
@@ -66,6 +82,7 @@ class ScoringWeights:
     affinity: float = 0.20
     lifecycle: float = 0.10
     priority: float = 0.05
+    topic: float = 0.50
     ctr_floor: float = 0.01
     ctr_ceiling: float = 0.20
 
@@ -132,6 +149,7 @@ class ItemFeatures:
     stages: np.ndarray  # (k, 7) bool
     stage_open: np.ndarray
     priority: np.ndarray  # (k,) in [0, 1]
+    prefer: np.ndarray  # (k,) bool: phases, moments, stages rank rather than exclude
     categories: np.ndarray  # (k, len(category_names)) bool
     category_names: tuple[str, ...]
     checked: np.ndarray  # (k,) bool
@@ -150,6 +168,7 @@ class ItemFeatures:
             stages=self.stages[rows],
             stage_open=self.stage_open[rows],
             priority=self.priority[rows],
+            prefer=self.prefer[rows],
             categories=self.categories[rows],
             category_names=self.category_names,
             checked=self.checked[rows],
@@ -240,6 +259,7 @@ class FeatureIndex:
             stages=stages,
             stage_open=stage_open,
             priority=np.asarray([item.priority / 100.0 for item in items], dtype=np.float64),
+            prefer=np.asarray([item.targeting.prefer for item in items], dtype=bool).reshape(k),
             categories=categories,
             category_names=names,
             checked=checked.reshape(k),
@@ -261,12 +281,23 @@ def _targeting_term(
     return 0.5 + confidence * (raw - 0.5)
 
 
+def _best_of(features: ItemFeatures, scores: Mapping[str, float]) -> np.ndarray:
+    """Per item, the highest of ``scores`` among its categories (0 when none has a score)."""
+    weights = np.asarray([scores.get(name, 0.0) for name in features.category_names])
+    best: np.ndarray = np.clip((features.categories * weights).max(axis=1), 0.0, 1.0)
+    return best
+
+
 class Ranker:
     """Computes the fit of items to a request, and explains it."""
 
     def __init__(self, weights: ScoringWeights | None = None) -> None:
         self.weights = weights or ScoringWeights()
         self._vector = self.weights.vector()
+        self._without_topic = self._vector.copy()
+        self._without_topic[_TOPIC] = 0.0
+        if self._without_topic.sum() <= 0:  # topic alone is weighted: keep it
+            self._without_topic = self._vector
 
     def terms(
         self,
@@ -290,26 +321,33 @@ class Ranker:
         )
         if text_vector is not None and features.embeddings is not None:
             out[:, 2] = np.clip(features.embeddings @ text_vector, 0.0, 1.0)
+        clarity = max(context.interests.values(), default=0.0)
         profile = context.profile
         if profile is not None and profile.affinities and features.category_names:
-            weights = np.asarray(
-                [profile.affinities.get(name, 0.0) for name in features.category_names]
-            )
-            out[:, 3] = np.clip((features.categories * weights).max(axis=1), 0.0, 1.0)
+            out[:, 3] = (1.0 - clarity) * _best_of(features, profile.affinities)
         out[:, 4] = _targeting_term(
             features.stages, features.stage_open, LIFECYCLE_STAGES, context.lifecycle, 1.0
         )
         out[:, 5] = features.priority
+        out[:, 6] = 0.5
+        if clarity > 0 and features.category_names:
+            match = _best_of(features, context.interests) / clarity
+            on_topic = 0.5 + clarity * (match - 0.5)
+            out[:, 6] = np.where(features.categories.any(axis=1), on_topic, 0.5)
         return out
 
     def fit(self, terms: np.ndarray) -> np.ndarray:
         """The weighted fit in ``[0, 1]`` per row of :meth:`terms`."""
-        fit: np.ndarray = terms @ self._vector / self._vector.sum()
+        weights = self._vector
+        if len(terms) and np.ptp(terms[:, _TOPIC]) == 0:
+            weights = self._without_topic
+        fit: np.ndarray = terms @ weights / weights.sum()
         return fit
 
     def explain(self, item: ContentItem, row: np.ndarray, context: DecisionContext) -> list[str]:
-        """One reason per term that counted, with its value and weight."""
-        reasons = []
+        """One reason per term that counted, with its value and weight; the interest of the
+        moment first, in plain words, when the item is about it."""
+        reasons = _topic_reasons(item, context)
         labels = {
             "phase": f"phase {context.phase}",
             "moment": f"moment {context.moment}",
@@ -317,11 +355,28 @@ class Ranker:
             "affinity": "matches the visitor's interests",
             "lifecycle": f"lifecycle {context.lifecycle}",
             "priority": f"business priority {item.priority}",
+            "topic": "topic of the moment",
         }
         for name, value, weight in zip(TERMS, row, self._vector, strict=True):
             if weight == 0:
                 continue
             if name in ("similarity", "affinity") and value == 0:
                 continue
+            if name == "topic" and not context.interests:
+                continue
             reasons.append(f"{name}: {labels[name]} = {value:.2f} x weight {weight:.2f}")
         return reasons
+
+
+def _topic_reasons(item: ContentItem, context: DecisionContext) -> list[str]:
+    """``matches what the visitor is after: searched for 'leichtes zelt' -> camping (0.92)``."""
+    reasons = []
+    for category in item.targeting.categories:
+        confidence = context.interests.get(category)
+        if confidence:
+            evidence = context.interest_evidence.get(category)
+            source = f"{evidence} -> " if evidence else ""
+            reasons.append(
+                f"matches what the visitor is after: {source}{category} ({confidence:.2f})"
+            )
+    return reasons

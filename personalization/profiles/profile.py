@@ -86,9 +86,9 @@ class Affinities(_Doc):
     half_life_days: float = Field(30.0, validation_alias="h")
 
     def current(self, now: datetime) -> dict[str, float]:
-        """Scores decayed to ``now``, highest first."""
+        """Levels in [0, 1] as of ``now``, highest first (:func:`affinity.levels`)."""
         policy = AffinityPolicy(half_life=timedelta(days=self.half_life_days))
-        return affinity.decayed(self.scores, self.at, now, policy)
+        return affinity.levels(self.scores, self.at, now, policy)
 
     def top(self, now: datetime, n: int = 5) -> list[tuple[str, float]]:
         return list(self.current(now).items())[:n]

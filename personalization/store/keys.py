@@ -21,6 +21,7 @@ PROFILE_PARTS: tuple[str, ...] = (
     "caps",  # hash: frequency-cap counters per item and period
     "actions",  # hash: pending and past next actions
     "conversation",  # hash: chat state per session
+    "visit",  # hash: the interests of the moment per session (what this visit is about)
     "ab",  # hash: A/B test assignments
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 from content_pool.models import ContentItem
 from personalization.decisions.eligibility import Eligibility, cap_fields, reads_profile
 from personalization.decisions.models import DecisionContext, DecisionProfile, SituationSummary
+from personalization.decisions.ranking import FeatureIndex
 from tests.personalization.decider_helpers import NOW, item, make_pool
 
 
@@ -91,3 +92,46 @@ async def test_frequency_caps_by_day_and_week() -> None:
 async def test_an_item_already_on_the_page_is_not_used_again() -> None:
     verdicts = await check([stored("a"), stored("b")], context(), used={"a"})
     assert verdicts == {"a": "already placed on the page", "b": "ok"}
+
+
+TARGETED = [
+    stored("consider-only", targeting={"phases": ["consider"]}),
+    stored("buy-moment", targeting={"moments": ["buy"]}),
+    stored("after-purchase", targeting={"lifecycle_stages": ["new_customer", "active", "loyal"]}),
+    stored("prefers-consider", targeting={"phases": ["consider"], "prefer": True}),
+    stored("open"),
+]
+
+
+async def test_targeting_is_a_requirement_unless_the_item_prefers() -> None:
+    verdicts = await check(TARGETED, context(phase="purchase", moment="know"))
+    assert verdicts == {
+        "consider-only": "phase", "buy-moment": "moment", "after-purchase": "lifecycle stage",
+        "prefers-consider": "ok", "open": "ok",
+    }  # fmt: skip
+
+
+async def test_an_unknown_phase_or_moment_excludes_nothing() -> None:
+    verdicts = await check(TARGETED, context())
+    assert verdicts["consider-only"] == "ok"
+    assert verdicts["buy-moment"] == "ok"
+    # the lifecycle is always known: without a consented profile the visitor is anonymous
+    assert verdicts["after-purchase"] == "lifecycle stage"
+
+
+async def test_after_purchase_items_reach_customers_only() -> None:
+    customer = context(profile=DecisionProfile("p-1", lifecycle="active"))
+    assert (await check(TARGETED, customer))["after-purchase"] == "ok"
+    prospect = context(profile=DecisionProfile("p-2", lifecycle="prospect"))
+    assert (await check(TARGETED, prospect))["after-purchase"] == "lifecycle stage"
+
+
+async def test_the_fast_mask_agrees_with_the_rules() -> None:
+    pool = await make_pool([i.draft() for i in TARGETED])
+    features = FeatureIndex(None).features(TARGETED)
+    for ctx in (context(phase="purchase", moment="know"), context(),
+                context(phase="consider", moment="buy",
+                        profile=DecisionProfile("p-1", lifecycle="loyal"))):  # fmt: skip
+        kept, _ = Eligibility(pool).filter(TARGETED, ctx, now=NOW)
+        mask = Eligibility(pool).mask(features, ctx, now=NOW)
+        assert [i.id for i, ok in zip(TARGETED, mask, strict=True) if ok] == [i.id for i in kept]

@@ -120,3 +120,70 @@ def test_features_are_computed_once_per_bucket_and_item_version() -> None:
     edited = ContentItem.model_validate({**ITEMS[0].model_dump(), "version": 2})
     index.features((edited,))
     assert CountingEncoder.calls == 4
+
+
+TOPICAL = (
+    stored("ski", targeting={"categories": ["winter"]}, priority=90),
+    stored("tents", targeting={"categories": ["camping"]}, priority=40),
+    stored("boots", targeting={"categories": ["hiking"]}, priority=40),
+    stored("generic", priority=80),
+)
+
+
+def test_a_clear_interest_of_the_moment_outranks_priority_and_generic_items() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    ranker = Ranker()
+    camping = context(interests={"camping": 0.92}, phase="consider")
+    fit = ranker.fit(ranker.terms(features, camping))
+    assert [TOPICAL[i].id for i in np.argsort(-fit)][0] == "tents"
+    topic = term("topic", ranker.terms(features, camping))
+    assert list(topic) == pytest.approx([0.04, 0.96, 0.04, 0.5])
+
+
+def test_without_an_interest_the_topic_term_is_neutral() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    assert set(term("topic", Ranker().terms(features, context()))) == {0.5}
+
+
+def test_a_second_interest_ranks_between_the_first_and_the_rest() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    topic = term("topic", Ranker().terms(features, context(interests={"camping": 0.8,
+                                                                       "hiking": 0.4})))
+    tents, boots, ski = topic[1], topic[2], topic[0]
+    assert tents > boots > ski
+
+
+def test_what_the_visitor_is_after_now_beats_what_they_liked_before() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    ranker = Ranker()
+    skier = DecisionProfile("p-1", lifecycle="active", affinities={"winter": 1.0})
+    before = ranker.fit(ranker.terms(features, context(profile=skier)))
+    assert TOPICAL[int(np.argmax(before))].id == "ski"  # long-term interest, nothing else known
+    now = ranker.fit(ranker.terms(features, context(profile=skier, interests={"camping": 0.9})))
+    assert TOPICAL[int(np.argmax(now))].id == "tents"
+    vague = ranker.terms(features, context(profile=skier, interests={"camping": 0.3}))
+    assert term("affinity", vague)[0] == pytest.approx(0.7)  # blended in by 1 - clarity
+
+
+def test_the_reason_says_in_words_what_the_visitor_is_after() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    ranker = Ranker()
+    ctx = context(interests={"camping": 0.92},
+                  interest_evidence={"camping": "searched for 'leichtes zelt'"})  # fmt: skip
+    row = ranker.terms(features, ctx)[1]
+    reasons = ranker.explain(TOPICAL[1], row, ctx)
+    assert reasons[0] == (
+        "matches what the visitor is after: searched for 'leichtes zelt' -> camping (0.92)"
+    )
+    ski = ranker.explain(TOPICAL[0], ranker.terms(features, ctx)[0], ctx)
+    assert not any("visitor is after" in reason for reason in ski)
+
+
+def test_without_an_interest_the_other_terms_keep_their_share() -> None:
+    features = FeatureIndex(None).features(ITEMS)
+    neutral = Ranker().fit(Ranker().terms(features, context(phase="purchase", moment="buy")))
+    weights = ScoringWeights()
+    before = ScoringWeights(**{**{n: getattr(weights, n) for n in TERMS}, "topic": 0.0})
+    assert list(neutral) == pytest.approx(
+        list(Ranker(before).fit(Ranker(before).terms(features, context(phase="purchase",
+                                                                          moment="buy")))))

@@ -4,6 +4,7 @@ and concurrent writers."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -91,16 +92,22 @@ async def test_a_known_profile_is_never_merged_away(backend: Backend) -> None:
     assert await service.find("u1") is not None
 
 
+def level(score: float) -> float:
+    """The documented 0-1 scale of an affinity score (saturation 8)."""
+    return 1.0 - math.exp(-score / 8.0)
+
+
 async def test_affinities_decay_with_the_clock(backend: Backend) -> None:
     clock = FrozenClock(T0)
     service = make_service(backend, clock)
     await service.ingest([make_event("page_view", properties={"category": "boots"})])
     clock.advance(days=30)  # the default half-life
     profile = await service.get("u1")
-    assert profile.affinities.current(clock())["boots"] == pytest.approx(0.5, abs=1e-3)
+    assert profile.affinities.scores["boots"] == pytest.approx(1.0)  # as of the view
+    assert profile.affinities.current(clock())["boots"] == pytest.approx(level(0.5), abs=1e-3)
     await service.ingest([make_event("page_view", properties={"category": "boots"})])
     profile = await service.get("u1")
-    assert profile.affinities.current(clock())["boots"] == pytest.approx(1.5, abs=1e-3)
+    assert profile.affinities.current(clock())["boots"] == pytest.approx(level(1.5), abs=1e-3)
 
 
 async def test_lifecycle_transitions_are_recorded_and_heard(backend: Backend) -> None:

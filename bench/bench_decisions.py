@@ -179,10 +179,13 @@ def to_draft(item: SimItem) -> ContentDraft:
             "language": item.language,
             "template": "<h1>{{ item.title }}</h1>{% if first_name %}<p>{{ first_name }}</p>"
             "{% endif %}",
+            # The simulated marketer's labels are guesses (a share is wrong): preferences that
+            # rank, not requirements that exclude.
             "targeting": {
                 "phases": [item.label_phase],
                 "moments": [item.moment],
                 "categories": [item.category],
+                "prefer": True,
             },
             "tags": ["mobile"] if item.mobile else [],
             "priority": 50,
@@ -466,6 +469,7 @@ async def _latency_case(pool_size: int, placements: int, backend: str, redis_url
                         "phases": [phase],
                         "moments": [PHASE_MOMENTS[phase][i % 2]],
                         "categories": [CATEGORIES[i % len(CATEGORIES)]],
+                        "prefer": True,
                     },
                     "priority": int(rng.integers(0, 100)),
                     "status": "live",

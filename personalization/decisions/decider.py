@@ -61,7 +61,7 @@ from personalization.decisions.placement import Placement, place
 from personalization.decisions.policies import BanditState
 from personalization.decisions.recording import log_decision, stats_key, writes
 from personalization.decisions.understanding import Understanding, understand
-from personalization.errors import DecisionNotFound, InvalidEvent
+from personalization.errors import DecisionNotFound, InvalidEvent, PersonalizationError
 from personalization.profiles.sensitivity import SensitivityPolicy
 
 __all__ = [
@@ -196,17 +196,50 @@ class Decider:
         """
         await self._maybe_refresh(now)
         parts, options = self.parts, self.options
+        earlier = await self._visit_so_far(request, now)
         understanding = understand(
             request, now, reader=parts.situation_reader, intent=parts.intent,
             default_language=options.default_language,
-            min_confidence=options.min_intent_confidence,
+            min_confidence=options.min_intent_confidence, earlier=earlier,
         )  # fmt: skip
         gathered = await gather(parts, options, self.bandit, request, understanding, now)
         placement = place(parts, options, request, gathered, now, pinned or {})
         decision = self._answer(understanding, gathered, placement)
+        if understanding.is_bot:  # defaults, never logged, counted or learned from
+            return decision
+        await self._remember_visit(request, earlier, understanding.interests, now)
         planned = writes(parts, options, self.bandit, request, decision, gathered, placement, now)
         return await log_decision(parts, options, decision, planned, unit=gathered.unit,
                                   profile_id=request.profile_id)  # fmt: skip
+
+    async def _visit_so_far(self, request: DecisionRequest, now: datetime) -> dict[str, float]:
+        """The interests of the moment of the session's earlier requests (empty if unknown)."""
+        visit = self.parts.visit
+        if visit is None:
+            return {}
+        owner = visit.owner(request.profile_id, request.session_id)
+        try:
+            return await visit.recall(owner, request.session_id, now)
+        except (PersonalizationError, OSError):
+            log.warning("visit memory unavailable; this request stands alone")
+            return {}
+
+    async def _remember_visit(
+        self,
+        request: DecisionRequest,
+        earlier: Mapping[str, float],
+        interests: Mapping[str, float],
+        now: datetime,
+    ) -> None:
+        """Keep what this visit is about for its next request (only when it changed)."""
+        visit = self.parts.visit
+        if visit is None or not interests or dict(interests) == dict(earlier):
+            return
+        owner = visit.owner(request.profile_id, request.session_id)
+        try:
+            await visit.remember(owner, request.session_id, interests, now)
+        except (PersonalizationError, OSError):
+            log.warning("visit memory unavailable; the next request will not know this one")
 
     def _answer(
         self, understanding: Understanding, gathered: Gathered, placement: Placement
@@ -220,7 +253,7 @@ class Decider:
             moment=understanding.moment,
             lifecycle=gathered.context.lifecycle,
             personalised=gathered.context.profile is not None,
-            in_control_group=gathered.control,
+            in_control_group=gathered.control and not understanding.is_bot,
             slots=placement.items(),
             degraded=understanding.degraded or gathered.degraded or not placement.ok,
         )

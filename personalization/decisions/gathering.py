@@ -99,7 +99,8 @@ async def gather(
     profile, caps, degraded = await _personal(parts, request.profile_id)
     context = _context(request, understanding, profile)
     unit = request.profile_id or request.anonymous_id or request.session_id
-    control = parts.holdout.in_control(unit)
+    # A crawler gets the slot defaults, like the control group, and is never counted.
+    control = understanding.is_bot or parts.holdout.in_control(unit)
     config = parts.policy.config
     bandit_context = context_key(context, config.context_features, config.factorised)
     (audience, segments_failed), variants, (next_action, advice_failed) = await asyncio.gather(
@@ -139,6 +140,8 @@ def _context(
         device=u.summary.device,
         profile=profile,
         situation_view=u.view,
+        interests=u.interests,
+        interest_evidence=u.interest_evidence,
     )
 
 

@@ -83,6 +83,10 @@ class SituationSummary(BaseModel):
     search_term: str | None = None
     language: str | None = None
     daypart: str | None = None
+    interests: dict[str, float] = Field(
+        default_factory=dict,
+        description="What the visitor is after right now: category -> confidence (0-1).",
+    )
 
 
 class Named(BaseModel):

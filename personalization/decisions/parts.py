@@ -23,6 +23,7 @@ from personalization.decisions.holdout import Holdout
 from personalization.decisions.models import DecisionProfile
 from personalization.decisions.policies import Bandit
 from personalization.decisions.ranking import FeatureIndex, Ranker
+from personalization.decisions.session_memory import VisitMemory
 from personalization.profiles.sensitivity import SensitivityPolicy
 from personalization.store.protocols import Counters, DecisionLog, PersonalRecords
 
@@ -35,7 +36,12 @@ class SituationReader(Protocol):
     """``intent.situation.SituationReader``: the situation of one request."""
 
     def read(
-        self, context: Any, *, text: str | None = None, now: datetime | None = None
+        self,
+        context: Any,
+        *,
+        text: str | None = None,
+        now: datetime | None = None,
+        session_interests: Sequence[Sequence[Any]] = (),
     ) -> Any: ...
 
 
@@ -104,8 +110,9 @@ class DeciderParts:
 
     ``profiles`` gives the consented profile, ``next_action`` the immediate next action,
     ``abtests`` the A/B tests that own a slot, ``segments`` the segment names audiences see,
-    ``sensitivity`` hides sensitive interests from templates; each is optional and the decision
-    works without it. ``clock`` and ``new_id`` are injected for tests.
+    ``sensitivity`` hides sensitive interests from templates, ``visit`` remembers the interests of
+    the moment of a session's earlier requests; each is optional and the decision works without
+    it. ``clock`` and ``new_id`` are injected for tests.
     """
 
     pool: ContentPool
@@ -122,6 +129,7 @@ class DeciderParts:
     abtests: SlotTests | None = None
     segments: AudienceSegments | None = None
     sensitivity: SensitivityPolicy | None = None
+    visit: VisitMemory | None = None
     clock: Clock = system_clock
     new_id: Callable[[], str] = new_id
 

@@ -114,11 +114,6 @@ async def start_components(settings: Settings, state: dict[str, Any]) -> None:
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     """Public routes take the site key (or the admin key); marketer routes the admin key."""
-    for module_problems in (content_routes.CONTENT_PROBLEMS, action_routes.ACTIONS_PROBLEMS,
-                            link_routes.LINK_PROBLEMS, segment_routes.SEGMENT_PROBLEMS,
-                            abtest_routes.ABTEST_PROBLEMS):
-        for error, (status, title) in module_problems.items():
-            problems.register(error, status, title)
     app.include_router(health.router)
     for public in (situation_routes.router, intent_routes.router, event_routes.router,
                    decision_routes.router, blocks.router, chat.router):

@@ -12,12 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
-from personalization.errors import (
-    ABTestConflict,
-    ABTestNotFound,
-    InvalidABTest,
-    PersonalizationError,
-)
 from personalization.experiments.abtests import (
     ID_PATTERN,
     ABTest,
@@ -25,13 +19,6 @@ from personalization.experiments.abtests import (
     ABTestResults,
     ABTests,
 )
-
-ABTEST_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
-    ABTestNotFound: (404, "A/B test not found"),
-    ABTestConflict: (409, "A/B test conflict"),
-    InvalidABTest: (422, "Invalid A/B test"),
-}
-"""HTTP status and title of each A/B test error, for ``service/problems.py``."""
 
 
 async def get_abtests(request: Request) -> ABTests:

@@ -49,10 +49,6 @@ from service.worker import Worker, build_reactions, build_webhook
 
 log = logging.getLogger("kairos.automation")
 
-ACTIONS_PROBLEMS: dict[type[Exception], tuple[int, str]] = {
-    InvalidProgramme: (422, "Invalid programmes"),
-}
-"""HTTP status and title of each automation error, for ``service/problems.py``."""
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 

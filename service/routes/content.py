@@ -6,8 +6,7 @@ with ``status="archived"``), ``DELETE .../history`` forgets the item and all its
 After a write the process's own :class:`~content_pool.pool.ContentPool` (``state.content_pool``,
 when there is one) takes the change in at once; other workers see it at their next refresh.
 
-Errors are domain errors; :data:`CONTENT_PROBLEMS` is their HTTP mapping for
-``service/problems.py``.
+Errors are domain errors, mapped to HTTP in ``service/problems.py``.
 """
 
 from __future__ import annotations
@@ -18,15 +17,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from content_pool.errors import (
-    ContentError,
-    ContentNotFound,
-    ContentRenderError,
-    ContentStoreUnavailable,
-    ExpressionError,
     FieldError,
     InvalidContent,
-    TemplateRejected,
-    VersionConflict,
 )
 from content_pool.models import (
     HTML_CHANNELS,
@@ -49,17 +41,6 @@ from content_pool.render import (
     template_variables,
 )
 from content_pool.storage import ContentStore
-
-CONTENT_PROBLEMS: dict[type[ContentError], tuple[int, str]] = {
-    ContentNotFound: (404, "Content not found"),
-    VersionConflict: (409, "Content changed meanwhile"),
-    TemplateRejected: (422, "Template rejected"),
-    InvalidContent: (422, "Invalid content"),
-    ExpressionError: (422, "Invalid audience condition"),
-    ContentRenderError: (422, "Template failed to render"),
-    ContentStoreUnavailable: (503, "Content store unavailable"),
-}
-"""HTTP status and title of each content error, for ``service/problems.py``."""
 
 
 async def get_content_store(request: Request) -> ContentStore:

@@ -15,13 +15,7 @@ from pydantic import BaseModel
 
 from personalization.clock import system_clock
 from personalization.decisions.links import TOKEN_PARAM, LinkSigner
-from personalization.errors import InvalidLinkRequest, PersonalizationError
 from personalization.profiles.events import PROFILE_ID_PATTERN
-
-LINK_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
-    InvalidLinkRequest: (422, "Invalid link request"),
-}
-"""HTTP status and title of each link error, for ``service/problems.py``."""
 
 router = APIRouter(prefix="/v1/links", tags=["links"])
 

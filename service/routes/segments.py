@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
-from personalization.errors import InvalidSegment, PersonalizationError, SegmentNotFound
 from personalization.experiments.segments import (
     NAME_PATTERN,
     ProfileSampler,
@@ -21,12 +20,6 @@ from personalization.experiments.segments import (
     SegmentFields,
     Segments,
 )
-
-SEGMENT_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
-    SegmentNotFound: (404, "Segment not found"),
-    InvalidSegment: (422, "Invalid segment"),
-}
-"""HTTP status and title of each segment error, for ``service/problems.py``."""
 
 
 async def get_segments(request: Request) -> Segments:

@@ -14,7 +14,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore
 from service import problems
-from service.routes.content import CONTENT_PROBLEMS, router
+from service.routes.content import router
 
 
 def build_app(store: MemoryContentStore, pool: ContentPool) -> FastAPI:
@@ -26,8 +26,6 @@ def build_app(store: MemoryContentStore, pool: ContentPool) -> FastAPI:
         yield {"content_store": store, "content_renderer": Renderer(), "content_pool": pool}
 
     app = FastAPI(lifespan=lifespan)
-    for exc, (status, title) in CONTENT_PROBLEMS.items():
-        problems.register(exc, status, title)
     problems.install(app)
     app.include_router(router)
     return app

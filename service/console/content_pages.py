@@ -47,12 +47,12 @@ _LANG_SUFFIXES = {"de": "en", "en": "de"}
 
 
 def _store(request: Request) -> ContentStore:
-    store: ContentStore = request.state.content_store
+    store: ContentStore = request.state.components.content_store
     return store
 
 
 def _renderer(request: Request) -> Renderer:
-    renderer: Renderer = request.state.content_renderer
+    renderer: Renderer = request.state.components.content_renderer
     return renderer
 
 
@@ -323,7 +323,7 @@ async def _save(request: Request, item_id: str | None) -> Response:
         except InvalidContent as exc:
             errors = exc.field_errors
         else:
-            pool: ContentPool | None = getattr(request.state, "content_pool", None)
+            pool: ContentPool | None = request.state.components.content_pool
             if pool is not None:
                 pool.apply(saved)  # this process's decisions see the edit at once
             return RedirectResponse(f"/console/content/{draft.id}?saved=1", status_code=303)

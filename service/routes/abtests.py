@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from personalization.experiments.abtests import (
     ID_PATTERN,
     ABTest,
     ABTestFields,
     ABTestResults,
-    ABTests,
 )
+from service.deps import ABTestsDep
 
-
-async def get_abtests(request: Request) -> ABTests:
-    tests: ABTests = request.state.abtests
-    return tests
-
-
-ABTestsDep = Annotated[ABTests, Depends(get_abtests)]
 TestId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 router = APIRouter(prefix="/v1/abtests", tags=["abtests"])

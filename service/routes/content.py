@@ -3,8 +3,8 @@
 Every write validates the template in the sandbox against the sample context first (422 with
 line and reason when it fails) and creates a new version; ``DELETE`` archives (a new version
 with ``status="archived"``), ``DELETE .../history`` forgets the item and all its versions.
-After a write the process's own :class:`~content_pool.pool.ContentPool` (``state.content_pool``,
-when there is one) takes the change in at once; other workers see it at their next refresh.
+After a write the process's own :class:`~content_pool.pool.ContentPool` takes the change in at
+once; other workers see it at their next refresh.
 
 Errors are domain errors, mapped to HTTP in ``service/problems.py``.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from content_pool.errors import (
@@ -41,20 +41,8 @@ from content_pool.render import (
     template_variables,
 )
 from content_pool.storage import ContentStore
+from service.deps import ContentStoreDep, RendererDep
 
-
-async def get_content_store(request: Request) -> ContentStore:
-    store: ContentStore = request.state.content_store
-    return store
-
-
-async def get_content_renderer(request: Request) -> Renderer:
-    renderer: Renderer = request.state.content_renderer
-    return renderer
-
-
-ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
-RendererDep = Annotated[Renderer, Depends(get_content_renderer)]
 ExpectedVersion = Annotated[
     int | None,
     Query(ge=0, description="Only apply the change if the item is at this version (else 409)."),
@@ -115,7 +103,7 @@ async def _save(
 ) -> ContentItem:
     renderer.validate(draft)
     item = await store.put(draft, expected_version=expected_version)
-    pool: ContentPool | None = getattr(request.state, "content_pool", None)
+    pool: ContentPool | None = request.state.components.content_pool
     if pool is not None:
         pool.apply(item)
     return item
@@ -279,7 +267,7 @@ async def archive_content(
 )
 async def purge_content(item_id: str, request: Request, store: ContentStoreDep) -> Response:
     await store.delete(item_id)
-    pool: ContentPool | None = getattr(request.state, "content_pool", None)
+    pool: ContentPool | None = request.state.components.content_pool
     if pool is not None:
         pool.forget(item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

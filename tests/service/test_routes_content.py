@@ -10,20 +10,22 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from content_pool.pool import ContentPool
-from content_pool.render import Renderer
-from content_pool.storage import MemoryContentStore
 from service import problems
+from service.components import Components, build_components
 from service.routes.content import router
+from tests.service.integration_app import make_settings
 
 
-def build_app(store: MemoryContentStore, pool: ContentPool) -> FastAPI:
-    """The content router as the lead wires it: state from the lifespan, problems mapped."""
+def build_app() -> FastAPI:
+    """The content router alone, on the components the app would build (memory backend)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        await pool.refresh()
-        yield {"content_store": store, "content_renderer": Renderer(), "content_pool": pool}
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Components]]:
+        components = await build_components(make_settings(intent_encoder=None))
+        try:
+            yield {"components": components}
+        finally:
+            await components.aclose()
 
     app = FastAPI(lifespan=lifespan)
     problems.install(app)
@@ -33,8 +35,7 @@ def build_app(store: MemoryContentStore, pool: ContentPool) -> FastAPI:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    store = MemoryContentStore()
-    with TestClient(build_app(store, ContentPool(store))) as test_client:
+    with TestClient(build_app()) as test_client:
         yield test_client
 
 
@@ -153,9 +154,8 @@ def test_archive_then_purge(client: TestClient) -> None:
 
 
 def test_writes_update_the_process_pool() -> None:
-    store = MemoryContentStore()
-    pool = ContentPool(store)
-    with TestClient(build_app(store, pool)) as client:
+    with TestClient(build_app()) as client:
+        pool = client.app_state["components"].content_pool
         client.post("/v1/content", json=item())
         assert pool.get("hero-summer-de") is not None
         client.delete("/v1/content/hero-summer-de")

@@ -97,7 +97,7 @@ def test_examples_then_train_then_new_version(client: TestClient) -> None:
 
 def test_the_served_app_reads_the_context_as_evidence_and_guards_the_marketer_loop() -> None:
     from service.app import create_app
-    from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+    from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
 
     with TestClient(create_app(make_settings())) as app_client:
         site = {"X-API-Key": SITE_KEY}

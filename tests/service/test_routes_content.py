@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service import problems
+from service.app import create_app
 from service.components import Components, build_components
 from service.routes.content import router
-from tests.service.integration_app import make_settings
+from tests.service.apps import ADMIN, make_settings
 
 
 def build_app() -> FastAPI:
@@ -251,11 +252,8 @@ def test_validate_reports_every_problem_without_saving(client: TestClient) -> No
 
 def test_a_preview_whose_fields_a_content_item_refuses_is_a_422_naming_the_field() -> None:
     # Found by the schema fuzzer: an empty template passed the request model but not the item's.
-    from service.app import create_app
-    from tests.service.test_app import ADMIN_KEY, make_settings
-
     with TestClient(create_app(make_settings())) as client:
-        answer = client.post("/v1/content/preview", headers={"X-API-Key": ADMIN_KEY},
+        answer = client.post("/v1/content/preview", headers=ADMIN,
                              json={"template": "", "channel": "web"})
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"

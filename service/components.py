@@ -5,7 +5,7 @@ with its collaborators passed to its constructor, returning them as one frozen
 :class:`Components`. The app's lifespan yields it (handlers reach the parts through
 :mod:`service.deps`); ``kairos worker`` builds the same object without starting the HTTP app.
 :meth:`Components.aclose` stops what was started (lifecycle sweep, in-app worker, intent model,
-store), in the reverse order.
+store).
 
 The order, each step using only what came before::
 
@@ -127,7 +127,7 @@ class Components:
     async def aclose(self) -> None:
         """Stop the background tasks (the worker after its batch in hand), the intent model's
         training, and the store's connections."""
-        for running in reversed(self.background):
+        for running in self.background:  # the sweep, then the worker after its batch in hand
             await running.aclose()
         if self.intent_service is not None:
             self.intent_service.close()

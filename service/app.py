@@ -1,35 +1,27 @@
-"""The app factory and its lifespan: everything that connects or loads is built here."""
+"""The app factory and its lifespan.
+
+Everything that connects or loads is built by the composition root (:mod:`service.components`)
+when the lifespan starts, yielded as ``{"components": Components}`` and stopped when it ends.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from typing import Any
+from importlib.metadata import version
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from intent.encoder import build_encoder
-from intent.service import IntentService
-from personalization.profiles.sweep import LifecycleSweep
-from personalization.store.memory_store import MemoryStore
-from personalization.store.redis_client import connect
-from personalization.store.redis_store import RedisStore
-from service import console, integration, problems
+from service import problems
 from service.auth import ApiKeys, require_admin, require_site
+from service.components import Components, build_components
+from service.console.mount import install as install_console
 from service.limits import BodyLimitMiddleware
 from service.observability import Metrics, RequestContextMiddleware, configure_logging
-from service.ratelimit import (
-    MemoryWindowCounter,
-    RateLimitMiddleware,
-    RedisWindowCounter,
-    WindowCounter,
-)
-from service.readiness import Readiness
+from service.ratelimit import RateLimitMiddleware, WindowCounter
 from service.routes import abtests as abtest_routes
 from service.routes import actions as action_routes
 from service.routes import blocks, chat, demo, health
@@ -63,63 +55,8 @@ def _api_keys(settings: Settings) -> ApiKeys:
     return keys
 
 
-def build_store(settings: Settings) -> MemoryStore | RedisStore:
-    """The configured store: Redis (or Redis Cluster) when a URL is set, else in-process."""
-    options: dict[str, Any] = {
-        "profile_ttl": timedelta(days=settings.profile_ttl_days),
-        "max_events_per_profile": settings.max_events_per_profile,
-    }
-    if settings.redis_url is None:
-        return MemoryStore(**options)
-    client = connect(settings.redis_url, cluster=settings.redis_cluster,
-                     timeout=settings.redis_timeout_seconds)
-    return RedisStore(client, prefix=settings.redis_prefix, **options)
-
-
-async def build_intent_service(settings: Settings) -> IntentService | None:
-    """The intent model behind ``/v1/intent``, chat and decisions (``None`` when turned off).
-
-    Loads the saved model whose training data matches, else trains one (seconds) and saves it;
-    both run in a thread so the event loop stays free.
-    """
-    if settings.intent_encoder is None:
-        return None
-    encoder = await asyncio.to_thread(build_encoder, settings.intent_encoder)
-    return await asyncio.to_thread(
-        IntentService.load_or_train, encoder=encoder, model_dir=settings.intent_model_dir,
-        data_path=settings.intent_data,
-    )  # fmt: skip
-
-
-async def start_components(settings: Settings, state: dict[str, Any]) -> None:
-    """Build the domain components into ``state``; the order matters (each uses the former)."""
-    store = state["store"]
-    state["profiles"] = profile_routes.build_profile_service(settings, store)
-    intent_service = await build_intent_service(settings)
-    if intent_service is not None:
-        state["intent_service"] = intent_service
-    await decision_routes.start(settings, state)  # content pool, renderer, situation, decider
-    await action_routes.start(settings, state)  # next-action planner, scheduler, automation
-    # links, segments, A/B tests, sensitivity (in the decider), schedules (a listener)
-    await integration.start(settings, state)
-    if settings.lifecycle_sweep_minutes > 0:
-        sweep = LifecycleSweep(
-            state["profiles"], store.scan_profile_ids,
-            every=timedelta(minutes=settings.lifecycle_sweep_minutes),
-            acquire=(lambda ttl: store.try_lock("lifecycle-sweep", ttl))
-            if isinstance(store, RedisStore) else None,
-        )  # fmt: skip
-        stop = asyncio.Event()
-        state["lifecycle_sweep"] = (sweep, stop, asyncio.create_task(sweep.run(stop)))
-
-
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     """Public routes take the site key (or the admin key); marketer routes the admin key."""
-    for module_problems in (content_routes.CONTENT_PROBLEMS, action_routes.ACTIONS_PROBLEMS,
-                            link_routes.LINK_PROBLEMS, segment_routes.SEGMENT_PROBLEMS,
-                            abtest_routes.ABTEST_PROBLEMS):
-        for error, (status, title) in module_problems.items():
-            problems.register(error, status, title)
     app.include_router(health.router)
     for public in (situation_routes.router, intent_routes.router, event_routes.router,
                    decision_routes.router, blocks.router, chat.router):
@@ -130,7 +67,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
         app.include_router(admin, dependencies=ADMIN)
     app.include_router(intent_routes.admin_router, dependencies=ADMIN)
     app.include_router(demo.router)
-    console.web.install(app, settings)
+    install_console(app, settings)
     app.mount("/static", StaticFiles(packages=[("service", "static")]), name="static")
 
 
@@ -142,39 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter_box: dict[str, WindowCounter] = {}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        store = build_store(settings)
-        readiness = Readiness()
-
-        async def store_reachable() -> str | None:
-            await store.ping()
-            return None
-
-        readiness.add("store", store_reachable)
-        limiter_box["counter"] = (
-            RedisWindowCounter(store.redis, settings.redis_prefix)
-            if isinstance(store, RedisStore) else MemoryWindowCounter()
-        )
-        state: dict[str, Any] = {
-            "settings": settings,
-            "metrics": metrics,
-            "store": store,
-            "readiness": readiness,
-        }
-        await start_components(settings, state)
-        log.info("kairos started", extra={"store": type(store).__name__,
-                                          "intent": "intent_service" in state})
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Components]]:
+        components = await build_components(settings)
+        limiter_box["counter"] = components.window_counter
+        log.info("kairos started", extra={"store": type(components.store).__name__,
+                                          "intent": components.intent_service is not None})
         try:
-            yield state
+            yield {"components": components}
         finally:
-            if "lifecycle_sweep" in state:
-                _, stop_sweep, sweeping = state["lifecycle_sweep"]
-                stop_sweep.set()
-                await sweeping
-            await action_routes.stop(state)  # the in-app worker finishes its batch first
-            if "intent_service" in state:
-                state["intent_service"].close()
-            await store.close()
+            await components.aclose()
 
     app = FastAPI(
         title="Kairos",
@@ -183,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.api_keys = _api_keys(settings)
     problems.install(app)
     _include_routers(app, settings)
@@ -202,6 +116,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _version() -> str:
-    from importlib.metadata import version
-
     return version("kairos")

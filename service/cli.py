@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from importlib.metadata import version as package_version
 
 import typer
+import uvicorn
 from rich.console import Console
 
+from personalization.errors import InvalidProgramme
 from service.auth import ApiKeys
 from service.cli_content import content_app
 from service.cli_import import import_app
 from service.cli_intent import intent_app
+from service.cli_worker import run_worker
+from service.programmes import import_programmes_file
+from service.settings import Settings
 
 app = typer.Typer(help="Kairos: situational marketing in real time.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -28,8 +34,6 @@ def serve(
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
 ) -> None:
     """Start the HTTP service."""
-    import uvicorn
-
     if not os.environ.get("KAIROS_SITE_KEY") or not os.environ.get("KAIROS_ADMIN_KEY"):
         # Generated here, not per worker, so that every worker accepts the same keys.
         keys = ApiKeys.generate()
@@ -59,11 +63,6 @@ def worker(
 ) -> None:
     """React to stored events (automation, A/B goals, schedules) and publish due steps to the
     actions stream (and webhook); safe to run several."""
-    import asyncio
-
-    from service.settings import Settings
-    from service.worker import run_worker
-
     asyncio.run(run_worker(Settings(), console.print, batch_size=batch_size or None,
                            poll_interval=poll or None, progress_every=progress_every))
 
@@ -75,12 +74,6 @@ app.add_typer(automation_app, name="automation", help="Validate and import progr
 @automation_app.command("import")
 def automation_import(file: str = typer.Argument(..., help="Programmes YAML file.")) -> None:
     """Validate FILE; with KAIROS_REDIS_URL also store it for every app and worker."""
-    import asyncio
-
-    from personalization.errors import InvalidProgramme
-    from service.routes.actions import import_programmes_file
-    from service.settings import Settings
-
     settings = Settings()
     try:
         programmes = asyncio.run(import_programmes_file(settings, file))

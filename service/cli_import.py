@@ -36,9 +36,8 @@ from personalization.profiles.importing import (
     file_chunks,
     format_of,
 )
-from personalization.store.redis_client import connect
-from personalization.store.redis_store import RedisStore
-from service.routes.profiles import build_profile_service
+from service.backend import open_backend
+from service.components import profile_policy
 from service.settings import Settings
 
 import_app = typer.Typer(help="Import profiles (a CRM export) and orders (a shop export).",
@@ -126,11 +125,12 @@ async def _run(kind: Kind, file: Path, fmt: Format, settings: Settings, url: str
     writer = csv.writer(rejects) if rejects is not None else None
     if writer is not None:
         writer.writerow(["line", "id", "reason"])
-    store = None
+    backend = None
     if url and not dry_run:
-        store = RedisStore(connect(url, cluster=cluster, timeout=settings.redis_timeout_seconds),
-                           prefix=settings.redis_prefix)  # fmt: skip
-    policy = build_profile_service(settings, store).policy if store is not None else None
+        backend = open_backend(settings.model_copy(update={"redis_url": url,
+                                                           "redis_cluster": cluster}))
+    store = backend.store if backend is not None else None
+    policy = profile_policy(settings) if backend is not None else None
     importer = Importer(store, policy=policy, batch_size=settings.import_batch_size)
     progress = Progress(
         TextColumn(f"[bold]{kind}[/]"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -146,8 +146,8 @@ async def _run(kind: Kind, file: Path, fmt: Format, settings: Settings, url: str
                 on_progress=lambda done, rows: progress.update(task, completed=done, rows=rows),
             )  # fmt: skip
         finally:
-            if store is not None:
-                await store.close()
+            if backend is not None:
+                await backend.aclose()
 
 
 def _line(summary: ImportSummary, dry_run: bool) -> str:

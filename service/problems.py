@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +27,8 @@ log = logging.getLogger("kairos.problems")
 
 PROBLEM_JSON = "application/problem+json"
 
-PROBLEMS: dict[type[BaseException], tuple[int, str]] = {
+PROBLEMS: Mapping[type[BaseException], tuple[int, str]] = MappingProxyType({
+    # intent/
     intent_errors.InvalidContext: (422, "Invalid context"),
     intent_errors.TrainingDataError: (422, "Invalid training data"),
     intent_errors.UnknownIntent: (404, "Unknown intent"),
@@ -34,22 +36,44 @@ PROBLEMS: dict[type[BaseException], tuple[int, str]] = {
     intent_errors.TrainingJobNotFound: (404, "Training job not found"),
     intent_errors.UnknownEncoder: (422, "Unknown encoder"),
     intent_errors.IntentError: (400, "Intent request failed"),
+    # personalization/
     personalization_errors.ProfileNotFound: (404, "Profile not found"),
     personalization_errors.DecisionNotFound: (404, "Decision not found"),
     personalization_errors.InvalidEvent: (422, "Invalid event"),
     personalization_errors.ConflictError: (409, "Concurrent update"),
     personalization_errors.StoreUnavailable: (503, "Store unavailable"),
+    personalization_errors.InvalidProgramme: (422, "Invalid programmes"),
+    personalization_errors.ABTestNotFound: (404, "A/B test not found"),
+    personalization_errors.ABTestConflict: (409, "A/B test conflict"),
+    personalization_errors.InvalidABTest: (422, "Invalid A/B test"),
+    personalization_errors.SegmentNotFound: (404, "Segment not found"),
+    personalization_errors.InvalidSegment: (422, "Invalid segment"),
+    personalization_errors.InvalidLinkRequest: (422, "Invalid link request"),
     personalization_errors.PersonalizationError: (400, "Personalization request failed"),
+    # content_pool/
+    content_errors.ContentNotFound: (404, "Content not found"),
+    content_errors.VersionConflict: (409, "Content changed meanwhile"),
+    content_errors.TemplateRejected: (422, "Template rejected"),
+    content_errors.InvalidContent: (422, "Invalid content"),
+    content_errors.ExpressionError: (422, "Invalid audience condition"),
+    content_errors.ContentRenderError: (422, "Template failed to render"),
+    content_errors.ContentStoreUnavailable: (503, "Content store unavailable"),
     content_errors.ContentError: (400, "Content request failed"),
-}
+})
+"""HTTP status and title of each domain error; a subclass inherits its nearest mapped parent's,
+so each package's root catches whatever the table does not name. Read-only: an app cannot
+change what another app answers."""
 
-
-def register(exception: type[BaseException], status: int, title: str) -> None:
-    """Map one more domain exception (for packages that grow new errors)."""
-    PROBLEMS[exception] = (status, title)
+ROOTS: tuple[type[Exception], ...] = (
+    intent_errors.IntentError,
+    personalization_errors.PersonalizationError,
+    content_errors.ContentError,
+)
+"""The exception roots of the domain packages: the handler is installed for these."""
 
 
 def lookup(exc: BaseException) -> tuple[int, str] | None:
+    """The ``(status, title)`` of ``exc``: the first class of its MRO in :data:`PROBLEMS`."""
     for cls in type(exc).__mro__:
         if cls in PROBLEMS:
             return PROBLEMS[cls]
@@ -143,7 +167,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PydanticValidationError, _model_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for exc_class in (intent_errors.IntentError, personalization_errors.PersonalizationError,
-                      content_errors.ContentError):
-        app.add_exception_handler(exc_class, _domain_error)
+    for root in ROOTS:
+        app.add_exception_handler(root, _domain_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     )
     intent_model_dir: Path = Field(default=Path("var/models"))
     intent_data: Path | None = Field(default=None, description="Training YAML; default: bundled.")
+    taxonomy_file: Path | None = Field(
+        default=None, description="Topic taxonomy YAML (interest of the moment); default: bundled."
+    )
 
     # Content and decisions
     content_dir: Path | None = Field(
@@ -124,8 +127,8 @@ class Settings(BaseSettings):
     webhook_max_tries: int = Field(default=5, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0)
 
-    @field_validator("intent_data", "content_dir", "programmes_file", "schedules_file",
-                     mode="before")
+    @field_validator("intent_data", "taxonomy_file", "content_dir", "programmes_file",
+                     "schedules_file", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
         """``KAIROS_CONTENT_DIR=`` (empty) means none, not the current directory."""

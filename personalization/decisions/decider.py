@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,7 +61,6 @@ from personalization.decisions.policies import BanditState
 from personalization.decisions.recording import log_decision, stats_key, writes
 from personalization.decisions.understanding import Understanding, understand
 from personalization.errors import DecisionNotFound, InvalidEvent, PersonalizationError
-from personalization.profiles.sensitivity import SensitivityPolicy
 
 __all__ = [
     "CONTROL", "TREATMENT", "AudienceSegments", "ConsentedProfiles", "Decider", "DeciderOptions",
@@ -102,48 +100,6 @@ class Decider:
     @property
     def store(self) -> DecisionStore:
         return self.parts.store
-
-    # The service wires these after construction today; the setters replace the frozen parts
-    # until it passes them in.
-    @property
-    def profiles(self) -> ProfileSource | None:
-        return self.parts.profiles
-
-    @profiles.setter
-    def profiles(self, value: ProfileSource | None) -> None:
-        self.parts = replace(self.parts, profiles=value)
-
-    @property
-    def next_action(self) -> NextActionAdvisor | None:
-        return self.parts.next_action
-
-    @next_action.setter
-    def next_action(self, value: NextActionAdvisor | None) -> None:
-        self.parts = replace(self.parts, next_action=value)
-
-    @property
-    def abtests(self) -> SlotTests | None:
-        return self.parts.abtests
-
-    @abtests.setter
-    def abtests(self, value: SlotTests | None) -> None:
-        self.parts = replace(self.parts, abtests=value)
-
-    @property
-    def segments(self) -> AudienceSegments | None:
-        return self.parts.segments
-
-    @segments.setter
-    def segments(self, value: AudienceSegments | None) -> None:
-        self.parts = replace(self.parts, segments=value)
-
-    @property
-    def sensitivity(self) -> SensitivityPolicy | None:
-        return self.parts.sensitivity
-
-    @sensitivity.setter
-    def sensitivity(self, value: SensitivityPolicy | None) -> None:
-        self.parts = replace(self.parts, sensitivity=value)
 
     # -- the pool snapshot ------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ class ProfileService:
         clock: Clock = system_clock,
         policy: ProfilePolicy | None = None,
         listeners: Sequence[EventListener] = (),
+        erasers: Sequence[Callable[[str], Awaitable[object]]] = (),
         max_carried_events: int = 1000,
         changes: ChangeFeed | None = None,
     ) -> None:
@@ -106,6 +107,7 @@ class ProfileService:
         self.erasers: list[Callable[[str], Awaitable[object]]] = []
         if changes is not None:
             self.erasers.append(changes.forget)  # waiting changes name the person
+        self.erasers.extend(erasers)
         self.max_carried_events = max_carried_events
 
     def add_listener(self, listener: EventListener) -> None:

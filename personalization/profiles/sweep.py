@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
@@ -23,7 +23,7 @@ log = logging.getLogger("kairos.sweep")
 
 
 class Refresher(Protocol):
-    async def refresh(self, profile_ids: list[str]) -> list[object]: ...
+    async def refresh(self, profile_ids: list[str]) -> Sequence[object]: ...
 
 
 class LifecycleSweep:

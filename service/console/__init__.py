@@ -1,8 +1,5 @@
 """The marketer console (``/console``): server-rendered pages with htmx, behind the admin key.
 
-Wire it with :func:`service.console.web.install` (``install(app, settings)``).
+Mount it with :func:`service.console.mount.install` (``install(app, settings)``); the pages share
+:mod:`service.console.web`.
 """
-
-from service.console import web
-
-__all__ = ["web"]

@@ -49,7 +49,7 @@ def _uplift_bars(rows: list[ReportRow]) -> list[Bar]:
 
 
 async def _reports(request: Request) -> tuple[ContentReport, ContentReport] | None:
-    decider = getattr(request.state, "decider", None)
+    decider = request.state.components.decider
     if decider is None:
         return None
     namespace = decider.options.stats_namespace
@@ -76,7 +76,7 @@ async def results(request: Request, session: SessionDep) -> Response:
 
 
 def _intent_service(request: Request) -> IntentService | None:
-    service: IntentService | None = getattr(request.state, "intent_service", None)
+    service: IntentService | None = request.state.components.intent_service
     return service
 
 

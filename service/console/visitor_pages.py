@@ -18,13 +18,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from content_pool.models import ContentItem
+from personalization.automation.next_action import NextActionPlanner
 from personalization.automation.person import Person
 from personalization.decisions.decider import Decider
 from personalization.decisions.models import Decision, DecisionRequest
 from personalization.decisions.ranking import LIFECYCLE_STAGES
 from service.console.preview import PREVIEW_PROFILE_ID, preview_decider, stated_profile
 from service.console.web import CsrfDep, SessionDep, page
-from service.routes.chat import get_planner
 
 router = APIRouter(prefix="/console/visitor", include_in_schema=False)
 
@@ -44,7 +44,7 @@ WEB_SLOTS = ("hero", "sidebar", "banner", "product_reco", "notice")
 
 
 def _decider(request: Request) -> Decider | None:
-    decider: Decider | None = getattr(request.state, "decider", None)
+    decider: Decider | None = request.state.components.decider
     return decider
 
 
@@ -102,7 +102,7 @@ def _next_action(request: Request, decision: Decision, lifecycle: str) -> Any:
         return decision.next_action
     if decision.phase is None and decision.moment is None:
         return None
-    planner = get_planner(request)
+    planner: NextActionPlanner = request.state.components.automation.planner
 
     unknown = SimpleNamespace(name="unknown", confidence=0.0)
     prediction = SimpleNamespace(

@@ -1,4 +1,4 @@
-"""What every console page shares: templates, the login requirement, CSRF checks, ``install``.
+"""What every console page shares: templates, the login requirement, CSRF checks.
 
 Pages are server-rendered Jinja2 (developer-written templates in ``service/console/templates``,
 autoescaped) with htmx for partial updates; htmx and the styles are served from
@@ -9,12 +9,11 @@ POST handler also takes :data:`CsrfDep`.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import Depends, Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from service.console.session import (
@@ -22,11 +21,8 @@ from service.console.session import (
     CSRF_HEADER,
     SCOPE_SESSION,
     ConsoleSession,
-    ConsoleSessionMiddleware,
-    ConsoleSessions,
     csrf_matches,
 )
-from service.settings import Settings
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -77,50 +73,3 @@ def page(
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
-
-
-def _login_required(request: Request, exc: Exception) -> Response:
-    if is_htmx(request):
-        return Response(status_code=401, headers={"HX-Redirect": "/console/login"})
-    target = request.url.path
-    return RedirectResponse(f"/console/login?next={target}", status_code=303)
-
-
-def _csrf_rejected(request: Request, exc: Exception) -> Response:
-    return Response(
-        "The form was sent without a valid CSRF token: reload the page and try again.",
-        status_code=403,
-        media_type="text/plain",
-    )
-
-
-def build_sessions(app: FastAPI, settings: Settings) -> ConsoleSessions:
-    secret = (
-        settings.session_secret.get_secret_value()
-        if settings.session_secret is not None
-        else secrets.token_urlsafe(32)
-    )
-    return ConsoleSessions(
-        secret,
-        admin_key=app.state.api_keys.admin,
-        max_age_seconds=int(settings.console_session_hours * 3600),
-    )
-
-
-def install(app: FastAPI, settings: Settings) -> None:
-    """Add the console to ``app``: its session middleware, error handlers and routers.
-
-    Call after ``app.state.api_keys`` is set (``create_app`` does that first).
-    """
-    import service.console.auth_pages as auth_pages
-    import service.console.content_pages as content_pages
-    import service.console.insight_pages as insight_pages
-    import service.console.visitor_pages as visitor_pages
-
-    sessions = build_sessions(app, settings)
-    app.state.console_sessions = sessions
-    app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
-    app.add_exception_handler(LoginRequired, _login_required)
-    app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    for module in (auth_pages, content_pages, visitor_pages, insight_pages):
-        app.include_router(module.router)

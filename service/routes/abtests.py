@@ -10,32 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 
-from personalization.errors import (
-    ABTestConflict,
-    ABTestNotFound,
-    InvalidABTest,
-    PersonalizationError,
-)
 from personalization.experiments.abresults import ABTestResults
 from personalization.experiments.abtest import ID_PATTERN, ABTest, ABTestFields
-from personalization.experiments.abtests import ABTests
+from service.deps import ABTestsDep
 
-ABTEST_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
-    ABTestNotFound: (404, "A/B test not found"),
-    ABTestConflict: (409, "A/B test conflict"),
-    InvalidABTest: (422, "Invalid A/B test"),
-}
-"""HTTP status and title of each A/B test error, for ``service/problems.py``."""
-
-
-async def get_abtests(request: Request) -> ABTests:
-    tests: ABTests = request.state.abtests
-    return tests
-
-
-ABTestsDep = Annotated[ABTests, Depends(get_abtests)]
 TestId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 router = APIRouter(prefix="/v1/abtests", tags=["abtests"])

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from personalization.decisions.decider import Decider
 from personalization.decisions.links import identify
 from personalization.decisions.models import DecisionRequest
+from service.deps import DeciderDep, LinkSignerDep
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 
@@ -52,6 +52,8 @@ def context_from_headers(request: Request, url: str | None = None) -> dict[str, 
 )
 async def block(
     request: Request,
+    decider: DeciderDep,
+    link_signer: LinkSignerDep,
     slot: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
     session_id: Annotated[str | None, Query(pattern=_ID)] = None,
     profile_id: Annotated[str | None, Query(pattern=_ID)] = None,
@@ -60,7 +62,6 @@ async def block(
     text: Annotated[str | None, Query(max_length=500, description="A search term.")] = None,
     url: Annotated[str | None, Query(max_length=2000, description="The page's URL.")] = None,
 ) -> Response:
-    decider: Decider = request.state.decider
     now = datetime.now(UTC)
     asked = DecisionRequest(
         session_id=session_id or f"esi-{uuid.uuid4().hex}",
@@ -73,7 +74,7 @@ async def block(
         channel="web",
     )
     # A signed newsletter-link token in the page URL names the person (and is stripped).
-    asked, _visit = identify(getattr(request.state, "link_signer", None), asked, now=now)
+    asked, _visit = identify(link_signer, asked, now=now)
     decision = await decider.decide(asked, now)
     placed = decision.slots.get(slot) or []
     headers = {**_HEADERS, "X-Kairos-Decision": decision.decision_id}

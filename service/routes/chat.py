@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
 from intent.errors import ModelNotReady
+from intent.service import IntentService
 from intent.situation.context import ContextInput
 from personalization.automation.next_action import NextAction, NextActionPlanner
 from personalization.automation.person import Person, person_of
-from personalization.automation.programmes import load_programmes
 from personalization.conversation.memory import (
     GREETING,
     OUT_OF_SCOPE,
@@ -37,10 +37,17 @@ from personalization.conversation.memory import (
     Reading,
     interpret,
 )
-from personalization.decisions.decider import Decider
 from personalization.decisions.models import DecisionRequest, SituationSummary
 from personalization.profiles.consent import Purpose, allows
-from service.settings import Settings
+from personalization.profiles.service import ProfileService
+from service.deps import (
+    AutomationDep,
+    DeciderDep,
+    OptionalIntentServiceDep,
+    ProfileServiceDep,
+    SettingsDep,
+    StoreDep,
+)
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -107,44 +114,26 @@ class ChatAnswer(BaseModel):
     reasons: list[str]
 
 
-def get_decider(request: Request) -> Decider:
-    decider: Decider = request.state.decider
-    return decider
-
-
-async def get_intent_service(request: Request) -> Any:
-    service = getattr(request.state, "intent_service", None)
+async def get_intent_service(service: OptionalIntentServiceDep) -> IntentService:
     if service is None:
         raise ModelNotReady("the intent model is not loaded in this Kairos")
     return service
 
 
-def get_planner(request: Request) -> NextActionPlanner:
-    """The automation's planner when the app built one, else one over the default programmes."""
-    automation = getattr(request.state, "automation", None)
-    planner = getattr(automation, "planner", None) or getattr(
-        request.state, "next_action_planner", None
-    )
-    if isinstance(planner, NextActionPlanner):
-        return planner
-    cached = getattr(request.app.state, "chat_planner", None)
-    if not isinstance(cached, NextActionPlanner):
-        cached = NextActionPlanner(load_programmes(), pool=get_decider(request).pool)
-        request.app.state.chat_planner = cached
-    return cached
+async def get_planner(automation: AutomationDep) -> NextActionPlanner:
+    """The automation's planner (programmes replaced through the API included)."""
+    return automation.planner
 
 
-async def get_memory(request: Request) -> ConversationMemory:
-    settings: Settings = request.state.settings
+async def get_memory(settings: SettingsDep, store: StoreDep) -> ConversationMemory:
     return ConversationMemory(
-        request.state.store,
+        store,
         max_turns=settings.chat_max_turns,
         ttl=timedelta(minutes=settings.chat_conversation_minutes),
     )
 
 
-DeciderDep = Annotated[Decider, Depends(get_decider)]
-IntentDep = Annotated[Any, Depends(get_intent_service)]
+IntentDep = Annotated[IntentService, Depends(get_intent_service)]
 PlannerDep = Annotated[NextActionPlanner, Depends(get_planner)]
 MemoryDep = Annotated[ConversationMemory, Depends(get_memory)]
 
@@ -179,12 +168,11 @@ def choose_reply(
 
 
 async def _person(
-    request: Request, profile_id: str | None, language: str, problems_here: int
+    profiles: ProfileService, profile_id: str | None, language: str, problems_here: int
 ) -> Person:
     """The automation's view of the person: their profile when there is one and they consent
     to personalisation, with the problem moments of this conversation counted too."""
-    profiles = getattr(request.state, "profiles", None)
-    profile = await profiles.find(profile_id) if profiles is not None and profile_id else None
+    profile = await profiles.find(profile_id) if profile_id else None
     if profile is None or not allows(profile, Purpose.personalisation):
         return Person(profile_id=profile_id, known=profile_id is not None, language=language,
                       problem_moments=problems_here)  # fmt: skip
@@ -217,6 +205,7 @@ async def chat(
     intents: IntentDep,
     planner: PlannerDep,
     memory: MemoryDep,
+    profiles: ProfileServiceDep,
 ) -> ChatAnswer:
     now = datetime.now(UTC)
     owner = memory.owner(body.profile_id, body.session_id)
@@ -238,7 +227,7 @@ async def chat(
         moment=SimpleNamespace(name=reading.moment, confidence=reading.confidence)
         if reading.moment != "unknown" else unknown,
     )  # fmt: skip
-    person = await _person(request, body.profile_id, language, conversation.count("problem"))
+    person = await _person(profiles, body.profile_id, language, conversation.count("problem"))
     situation = SimpleNamespace(language=SimpleNamespace(code=language))
     action = None if reading.out_of_scope else planner.immediate(
         person, situation, as_prediction, now

@@ -15,20 +15,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from content_pool.catalog import ContentCatalog, ContentQuery
+from content_pool.catalog import ContentQuery
 from content_pool.errors import (
-    ContentError,
-    ContentNotFound,
-    ContentRenderError,
-    ContentStoreUnavailable,
-    ExpressionError,
     FieldError,
     InvalidContent,
-    TemplateRejected,
-    VersionConflict,
 )
 from content_pool.models import (
     HTML_CHANNELS,
@@ -41,51 +34,14 @@ from content_pool.models import (
     Phase,
     Status,
 )
-from content_pool.pool import ContentPool
 from content_pool.render import (
     SAMPLE_FIRST_NAME,
     SAMPLE_PROFILE,
     SAMPLE_SITUATION,
-    Renderer,
     template_variables,
 )
-from content_pool.storage import ContentStore
+from service.deps import CatalogDep, ContentStoreDep, RendererDep
 
-CONTENT_PROBLEMS: dict[type[ContentError], tuple[int, str]] = {
-    ContentNotFound: (404, "Content not found"),
-    VersionConflict: (409, "Content changed meanwhile"),
-    TemplateRejected: (422, "Template rejected"),
-    InvalidContent: (422, "Invalid content"),
-    ExpressionError: (422, "Invalid audience condition"),
-    ContentRenderError: (422, "Template failed to render"),
-    ContentStoreUnavailable: (503, "Content store unavailable"),
-}
-"""HTTP status and title of each content error, for ``service/problems.py``."""
-
-
-async def get_content_store(request: Request) -> ContentStore:
-    store: ContentStore = request.state.content_store
-    return store
-
-
-async def get_content_renderer(request: Request) -> Renderer:
-    renderer: Renderer = request.state.content_renderer
-    return renderer
-
-
-async def get_content_catalog(request: Request) -> ContentCatalog:
-    return catalog_of(request)
-
-
-def catalog_of(request: Request) -> ContentCatalog:
-    """The catalog over this app's content store, renderer and (when there is one) live pool."""
-    pool: ContentPool | None = getattr(request.state, "content_pool", None)
-    return ContentCatalog(request.state.content_store, request.state.content_renderer, pool)
-
-
-ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
-RendererDep = Annotated[Renderer, Depends(get_content_renderer)]
-CatalogDep = Annotated[ContentCatalog, Depends(get_content_catalog)]
 ExpectedVersion = Annotated[
     int | None,
     Query(ge=0, description="Only apply the change if the item is at this version (else 409)."),

@@ -7,166 +7,19 @@ included twice by the app: :data:`router` with SITE, :data:`admin_router` with A
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
 
-from content_pool.errors import ContentError
-from content_pool.pool import ContentPool
-from content_pool.render import Renderer
-from content_pool.storage import MemoryContentStore, RedisContentStore, import_items
-from content_pool.yaml_io import load_dir
-from intent.situation.reader import SituationReader as IntentSituationReader
 from personalization.clock import system_clock
-from personalization.decisions.decider import (
-    ConsentedProfiles,
-    Decider,
-    DeciderOptions,
-    DeciderParts,
-    DecisionStore,
-    IntentPredictor,
-    ProfileFinder,
-    SituationReader,
-)
-from personalization.decisions.holdout import Holdout
 from personalization.decisions.links import identify
 from personalization.decisions.models import Decision, DecisionRequest, Feedback
-from personalization.decisions.policies import create_rng, make_policy
-from personalization.decisions.ranking import Encoder, FeatureIndex, Ranker, ScoringWeights
 from personalization.decisions.reports import ContentReport, GroupBy, content_report
-from personalization.store.redis_store import RedisStore
-from service.observability import Metrics
-from service.settings import Settings
-
-log = logging.getLogger("kairos.decisions")
+from service.deps import DeciderDep, LinkSignerDep, MetricsDep
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 admin_router = APIRouter(prefix="/v1/reports", tags=["reports"])
-
-
-def build_decider(
-    settings: Settings,
-    store: DecisionStore,
-    pool: ContentPool,
-    renderer: Renderer,
-    *,
-    encoder: Encoder | None = None,
-    situation_reader: SituationReader | None = None,
-    intent: IntentPredictor | None = None,
-    profiles: ProfileFinder | None = None,
-) -> Decider:
-    """The decider configured from ``settings`` (built in the lifespan).
-
-    Raises ``ValueError`` for an unknown policy, bad policy options or bad scoring weights.
-    """
-    options = {
-        name: tuple(value) if isinstance(value, list) else value
-        for name, value in settings.decision_policy_options.items()
-    }
-    policy = make_policy(settings.decision_policy, create_rng(settings.decision_seed), **options)
-    parts = DeciderParts(
-        pool,
-        store,
-        renderer=renderer,
-        policy=policy,
-        features=FeatureIndex(encoder),
-        ranker=Ranker(ScoringWeights.from_mapping(settings.scoring_weights)),
-        situation_reader=situation_reader,
-        intent=intent,
-        profiles=ConsentedProfiles(profiles, clock=system_clock) if profiles else None,
-        holdout=Holdout(settings.holdout_share, settings.holdout_salt),
-    )
-    return Decider(
-        parts,
-        DeciderOptions(
-            default_language=settings.languages[0] if settings.languages else "de",
-            min_intent_confidence=settings.min_intent_confidence,
-            decision_ttl=timedelta(hours=settings.decision_ttl_hours),
-            pool_refresh=(
-                timedelta(seconds=settings.content_refresh_seconds)
-                if settings.content_refresh_seconds > 0
-                else None
-            ),
-        ),
-    )
-
-
-async def start(settings: Settings, state: dict[str, Any]) -> None:
-    """Build the content store, pool and renderer (unless present) and the decider into
-    ``state``, with readiness checks. Called from the app's lifespan.
-
-    The content store shares the Redis client of ``state["store"]`` when it is a RedisStore;
-    an empty store is filled from ``settings.content_dir``. The situation reader, intent service
-    and profile service are used when the lifespan built them before this call.
-    """
-    store = state["store"]
-    if "content_store" not in state:
-        state["content_store"] = (
-            RedisContentStore(store.redis, prefix=settings.redis_prefix)
-            if isinstance(store, RedisStore)
-            else MemoryContentStore()
-        )
-    renderer = state.setdefault("content_renderer", Renderer())
-    content_store = state["content_store"]
-    if settings.content_dir is not None:
-        drafts = load_dir(settings.content_dir)
-        renderer.validate_all(drafts)  # a broken bundled pool is a bug: fail the start
-        try:
-            if not await content_store.all():
-                await import_items(content_store, drafts)
-        except (ContentError, OSError) as exc:
-            log.warning("content not loaded at start: %s", exc)
-    pool = state.setdefault("content_pool", ContentPool(content_store))
-    if "situation_reader" not in state:
-        state["situation_reader"] = IntentSituationReader(
-            internal_hosts=settings.internal_hosts,
-            languages=settings.languages,
-            default_timezone=settings.default_timezone,
-        )
-    intent = state.get("intent_service")
-    decider = build_decider(
-        settings,
-        store,
-        pool,
-        renderer,
-        encoder=getattr(intent, "encoder", None),
-        situation_reader=state["situation_reader"],
-        intent=intent,
-        profiles=state.get("profiles"),
-    )
-    try:
-        await decider.refresh_pool(system_clock())
-    except (ContentError, OSError) as exc:  # the store may come back; decide() retries
-        log.warning("content pool not loaded at start: %s", exc)
-    state["decider"] = decider
-
-    async def content_fresh() -> str | None:
-        # An empty pool is a valid state (slots answer empty); a pool that stopped refreshing
-        # is not: this worker would serve edits of long ago.
-        every = decider.options.pool_refresh
-        age = decider.pool_age(system_clock())
-        if every is not None and (age is None or age > 10 * every):
-            return f"content pool not refreshed for {age}"
-        return None
-
-    state["readiness"].add("content", content_fresh)
-
-
-def get_decider(request: Request) -> Decider:
-    decider: Decider = request.state.decider
-    return decider
-
-
-async def get_metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.state.metrics
-    return metrics
-
-
-DeciderDep = Annotated[Decider, Depends(get_decider)]
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 class FeedbackAccepted(BaseModel):
@@ -180,7 +33,8 @@ class FeedbackAccepted(BaseModel):
 
 @router.post("/decide", summary="Choose the content of each slot for this visitor, now")
 async def decide(
-    request: Request, body: DecisionRequest, decider: DeciderDep, metrics: MetricsDep
+    request: Request, body: DecisionRequest, decider: DeciderDep, metrics: MetricsDep,
+    link_signer: LinkSignerDep,
 ) -> Decision:
     now = system_clock()
     agent = request.headers.get("user-agent")
@@ -188,7 +42,7 @@ async def decide(
         body = body.model_copy(update={
             "context": body.context.model_copy(update={"user_agent": agent[:1000]})})
     # A signed newsletter-link token in the page URL names the person (and is stripped).
-    body, _visit = identify(getattr(request.state, "link_signer", None), body, now=now)
+    body, _visit = identify(link_signer, body, now=now)
     decision = await decider.decide(body, now)
     metrics.decisions.labels(degraded=str(decision.degraded).lower()).inc()
     return decision

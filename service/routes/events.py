@@ -29,9 +29,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from personalization.profiles.event_parsing import EventProblem, parse_events
-from service.deps import MetricsDep, SettingsDep
+from service.deps import MetricsDep, ProfileServiceDep, SettingsDep
 from service.problems import problem
-from service.routes.profiles import ProfileServiceDep
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

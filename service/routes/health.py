@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from importlib.metadata import version as package_version
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.deps import MetricsDep
+from service.deps import MetricsDep, ReadinessDep
 from service.problems import PROBLEM_JSON
 
 router = APIRouter(tags=["health"])
@@ -20,8 +20,8 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Store reachable and models loaded", response_model=None)
-async def readyz(request: Request) -> JSONResponse:
-    report = await request.state.readiness.run()
+async def readyz(readiness: ReadinessDep) -> JSONResponse:
+    report = await readiness.run()
     ready = all(value == "ok" for value in report.values())
     if ready:
         return JSONResponse({"status": "ready", "checks": report})

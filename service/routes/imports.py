@@ -13,14 +13,15 @@ Note: the body-size limit of the app (``KAIROS_MAX_BODY_BYTES``) must not apply 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from personalization.clock import system_clock
 from personalization.profiles.importing import Format, Importer, Kind
-from personalization.profiles.profile import ProfilePolicy
+from service.components import Components
+from service.deps import ComponentsDep
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -78,12 +79,11 @@ async def _body(request: Request, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _import(request: Request, kind: Kind, fmt: Format | None) -> ImportResult:
-    state: Any = request.state
-    settings = state.settings
-    profiles = getattr(state, "profiles", None)
-    policy: ProfilePolicy = profiles.policy if profiles is not None else ProfilePolicy()
-    importer = Importer(state.store, policy=policy, clock=system_clock,
+async def _import(
+    request: Request, components: Components, kind: Kind, fmt: Format | None
+) -> ImportResult:
+    settings = components.settings
+    importer = Importer(components.store, policy=components.profiles.policy, clock=system_clock,
                         batch_size=settings.import_batch_size)  # fmt: skip
     summary = await importer.run(
         kind, _body(request, settings.max_import_bytes), _format(request, fmt)
@@ -101,12 +101,16 @@ FormatQuery = Annotated[Format | None, Query(alias="format", description="csv or
 
 
 @router.post("/profiles")
-async def import_profiles(request: Request, fmt: FormatQuery = None) -> ImportResult:
+async def import_profiles(
+    request: Request, components: ComponentsDep, fmt: FormatQuery = None
+) -> ImportResult:
     """Import a CRM export (one customer per row), streamed; idempotent."""
-    return await _import(request, "profiles", fmt)
+    return await _import(request, components, "profiles", fmt)
 
 
 @router.post("/events")
-async def import_events(request: Request, fmt: FormatQuery = None) -> ImportResult:
+async def import_events(
+    request: Request, components: ComponentsDep, fmt: FormatQuery = None
+) -> ImportResult:
     """Import a shop's order export (one order per row) or Kairos events, streamed; idempotent."""
-    return await _import(request, "events", fmt)
+    return await _import(request, components, "events", fmt)

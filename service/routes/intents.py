@@ -5,22 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from intent.catalog import IntentSpec
 from intent.errors import ModelNotReady
 from intent.model import IntentPrediction
 from intent.service import IntentService, TrainJob
-from intent.situation import ContextInput, SituationReader
+from intent.situation import ContextInput
 from intent.training import Example
+from service.deps import OptionalIntentServiceDep, SituationReaderDep
 
 router = APIRouter(prefix="/v1", tags=["intents"])
 admin_router = APIRouter(prefix="/v1", tags=["intents"])  # the marketer loop: admin key
 
 
-async def get_intent_service(request: Request) -> IntentService:
-    service: IntentService | None = getattr(request.state, "intent_service", None)
+async def get_intent_service(service: OptionalIntentServiceDep) -> IntentService:
     if service is None:
         raise ModelNotReady("intent recognition is turned off here (set KAIROS_INTENT_ENCODER)")
     return service
@@ -119,12 +119,11 @@ class IntentCatalogPublic(BaseModel):
 
 @router.post("/intent", response_model=IntentPrediction)
 def predict_intent(
-    request: Request, body: IntentRequest, service: IntentServiceDep
+    body: IntentRequest, service: IntentServiceDep, reader: SituationReaderDep
 ) -> IntentPrediction:
     """Intent, phase, micro-moment and the reasons for one text (and its situation)."""
     situation = None
-    reader: SituationReader | None = getattr(request.state, "situation_reader", None)
-    if body.context is not None and reader is not None:
+    if body.context is not None:
         situation = reader.read(body.context, text=body.text)
     return service.predict([body.text], langs=[body.lang], situations=[situation])[0]
 

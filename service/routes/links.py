@@ -10,18 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from personalization.clock import system_clock
 from personalization.decisions.links import TOKEN_PARAM, LinkSigner
-from personalization.errors import InvalidLinkRequest, PersonalizationError
 from personalization.profiles.events import PROFILE_ID_PATTERN
-
-LINK_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
-    InvalidLinkRequest: (422, "Invalid link request"),
-}
-"""HTTP status and title of each link error, for ``service/problems.py``."""
+from service.deps import LinkSignerDep
 
 router = APIRouter(prefix="/v1/links", tags=["links"])
 
@@ -36,8 +31,7 @@ class LinkToken(BaseModel):
     expires_at: datetime
 
 
-def get_link_signer(request: Request) -> LinkSigner:
-    signer: LinkSigner | None = getattr(request.state, "link_signer", None)
+def _signer(signer: LinkSigner | None) -> LinkSigner:
     if signer is None:
         raise HTTPException(503, "Link tokens are off: set KAIROS_LINK_SECRET (16+ bytes).")
     return signer
@@ -45,12 +39,12 @@ def get_link_signer(request: Request) -> LinkSigner:
 
 @router.get("/token")
 def issue_token(
-    request: Request,
+    link_signer: LinkSignerDep,
     profile_id: Annotated[str, Query(pattern=PROFILE_ID_PATTERN)],
     ttl_days: Annotated[float, Query(gt=0, le=3650, description="Days until it expires.")] = 30,
 ) -> LinkToken:
     """A signed, expiring token naming ``profile_id``; append ``query`` to the mail's links."""
-    signer = get_link_signer(request)
+    signer = _signer(link_signer)
     now = system_clock()
     token = signer.issue(profile_id, ttl=timedelta(days=ttl_days), now=now)
     expires = signer.expires_at(token)

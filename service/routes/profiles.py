@@ -2,55 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personalization.clock import system_clock
-from personalization.profiles.affinity import AffinityPolicy
 from personalization.profiles.events import PROFILE_ID_PATTERN, AttributesUpdate, Purpose
-from personalization.profiles.lifecycle import LifecyclePolicy
-from personalization.profiles.profile import Profile, ProfilePolicy
-from personalization.profiles.reactions import build_change_feed
-from personalization.profiles.service import ProfileService, Store
-from service.settings import Settings
+from personalization.profiles.profile import Profile
+from service.deps import ProfileServiceDep
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
 ProfileIdPath = Annotated[
     str, Path(pattern=PROFILE_ID_PATTERN, description="1–128 of A-Z a-z 0-9 . _ : @ -")
 ]
-
-
-def build_profile_service(settings: Settings, store: Store) -> ProfileService:
-    """The profile service configured from ``settings`` (built in the lifespan)."""
-    policy = ProfilePolicy(
-        affinity=AffinityPolicy(half_life=timedelta(days=settings.affinity_half_life_days),
-                                max_labels=settings.max_affinities),
-        lifecycle=LifecyclePolicy(
-            new_customer_days=settings.lifecycle_new_customer_days,
-            active_min_orders=settings.lifecycle_active_min_orders,
-            loyal_min_orders=settings.lifecycle_loyal_min_orders,
-            at_risk_days=settings.lifecycle_at_risk_days,
-            lapsed_days=settings.lifecycle_lapsed_days,
-        ),
-        consent_defaults=frozenset(Purpose(p) for p in settings.consent_defaults),
-    )
-    changes = (build_change_feed(store, lease=timedelta(seconds=settings.action_lease_seconds))
-               if settings.reactions_in_worker else None)
-    return ProfileService(store, clock=system_clock, policy=policy,
-                          max_carried_events=settings.max_events_per_profile, changes=changes)
-
-
-async def get_profile_service(request: Request) -> ProfileService:
-    # async: a plain ``def`` dependency would cost a threadpool round trip per request
-    service: ProfileService = request.state.profiles
-    return service
-
-
-ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
 
 
 class ProfilePatch(BaseModel):

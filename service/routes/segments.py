@@ -10,37 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
-from personalization.errors import InvalidSegment, PersonalizationError, SegmentNotFound
 from personalization.experiments.segments import (
     NAME_PATTERN,
-    ProfileSampler,
     Segment,
     SegmentFields,
-    Segments,
 )
+from service.deps import ProfileSamplerDep, SegmentsDep, SettingsDep
 
-SEGMENT_PROBLEMS: dict[type[PersonalizationError], tuple[int, str]] = {
-    SegmentNotFound: (404, "Segment not found"),
-    InvalidSegment: (422, "Invalid segment"),
-}
-"""HTTP status and title of each segment error, for ``service/problems.py``."""
-
-
-async def get_segments(request: Request) -> Segments:
-    segments: Segments = request.state.segments
-    return segments
-
-
-async def get_sampler(request: Request) -> ProfileSampler:
-    sampler: ProfileSampler = request.state.profile_sampler
-    return sampler
-
-
-SegmentsDep = Annotated[Segments, Depends(get_segments)]
-SamplerDep = Annotated[ProfileSampler, Depends(get_sampler)]
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"])
@@ -82,15 +61,15 @@ async def delete_segment(name: Name, segments: SegmentsDep) -> Response:
 
 @router.get("/{name}/size")
 async def segment_size(
-    request: Request,
     name: Name,
     segments: SegmentsDep,
-    sampler: SamplerDep,
+    sampler: ProfileSamplerDep,
+    settings: SettingsDep,
     sample_size: Annotated[int | None, Query(ge=10, le=100_000)] = None,
 ) -> SegmentSizePublic:
     """How many stored profiles are in the segment (an estimate for large stores)."""
     size = await segments.size(
-        name, sampler, sample_size=sample_size or request.state.settings.segment_sample_size
+        name, sampler, sample_size=sample_size or settings.segment_sample_size
     )
     note = (
         f"exact: all {size.profiles} profiles evaluated" if size.exact

@@ -8,23 +8,13 @@ time and the situation evidence that the intent fusion would receive. A malforme
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from intent.situation import ContextInput, Situation, SituationReader
+from intent.situation import ContextInput, Situation
+from service.deps import SituationReaderDep
 
 router = APIRouter(prefix="/v1", tags=["situation"])
-
-
-async def get_situation_reader(request: Request) -> SituationReader:
-    """The process's reader, built once in the lifespan (``state.situation_reader``)."""
-    reader: SituationReader = request.state.situation_reader
-    return reader
-
-
-SituationReaderDep = Annotated[SituationReader, Depends(get_situation_reader)]
 
 
 class SituationRequest(BaseModel):

@@ -1,4 +1,4 @@
-"""The intent routes on a small app whose lifespan yields an IntentService (HashingEncoder)."""
+"""The intent routes on a small app whose lifespan provides an IntentService (HashingEncoder)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -14,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from intent.encoder import HashingEncoder
 from intent.service import IntentService
+from intent.situation import SituationReader
+from service.deps import get_optional_intent_service, get_situation_reader
 from service.routes.intents import admin_router, router
 from tests.intent.intent_factories import write_small_data
 
@@ -21,13 +22,16 @@ from tests.intent.intent_factories import write_small_data
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = IntentService.load_or_train(
             encoder=HashingEncoder(),
             model_dir=tmp_path / "model",
             data_path=write_small_data(tmp_path / "data.yml"),
         )
-        yield {"intent_service": service}
+        app.dependency_overrides[get_optional_intent_service] = lambda: service
+        reader = SituationReader()
+        app.dependency_overrides[get_situation_reader] = lambda: reader
+        yield
         service.close()
 
     app = FastAPI(lifespan=lifespan)
@@ -93,7 +97,7 @@ def test_examples_then_train_then_new_version(client: TestClient) -> None:
 
 def test_the_served_app_reads_the_context_as_evidence_and_guards_the_marketer_loop() -> None:
     from service.app import create_app
-    from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+    from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
 
     with TestClient(create_app(make_settings())) as app_client:
         site = {"X-API-Key": SITE_KEY}

@@ -14,15 +14,7 @@ from pydantic import ValidationError
 from personalization.errors import ProfileNotFound
 from service.app import ADMIN, SITE, create_app
 from service.settings import Settings
-
-SITE_KEY, ADMIN_KEY = "site-test-key", "admin-test-key"
-
-
-def make_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"site_key": SITE_KEY, "admin_key": ADMIN_KEY, "log_json": False,
-                                 "content_dir": None}
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
 
 # Open without a key: probes, docs, the snippet, the demo page and the console's own login.
 PUBLIC = re.compile(r"^/(healthz|readyz|metrics|version|docs.*|openapi\.json|redoc|static/.*|demo.*"

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.console.session import COOKIE
-from service.settings import Settings
+from tests.service.apps import ADMIN_KEY, DEMO_CONTENT, SITE, SITE_KEY, AppClient
 
-ADMIN_KEY = "admin-console-test"
-SITE = {"X-API-Key": "site-console-test"}
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -25,19 +21,9 @@ IPHONE = (
 )
 
 
-def _settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "site_key": "site-console-test", "admin_key": ADMIN_KEY, "holdout_share": 0,
-        "session_secret": "console-test-secret", "intent_encoder": "hashing",
-        "intent_model_dir": MODEL_CACHE, "log_json": False,
-    }  # fmt: skip
-    return Settings(**{**values, **overrides})
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(_settings())) as test_client:
-        yield test_client
+APP_SETTINGS = {"holdout_share": 0, "session_secret": "console-test-secret",
+                "intent_encoder": "hashing", "intent_model_dir": MODEL_CACHE,
+                "content_dir": DEMO_CONTENT}
 
 
 def _log_in(client: TestClient) -> str:
@@ -71,7 +57,7 @@ def test_pages_need_a_login(client: TestClient) -> None:
 
 
 def test_login_with_the_admin_key_only(client: TestClient) -> None:
-    wrong = client.post("/console/login", data={"key": "site-console-test"})
+    wrong = client.post("/console/login", data={"key": SITE_KEY})
     assert wrong.status_code == 401
     assert "not the admin key" in wrong.text
     assert COOKIE not in client.cookies
@@ -87,7 +73,7 @@ def test_login_with_the_admin_key_only(client: TestClient) -> None:
     assert ADMIN_KEY not in cookie
 
 
-def test_forged_or_stale_sessions_are_refused(client: TestClient) -> None:
+def test_forged_or_stale_sessions_are_refused(client: TestClient, app_client: AppClient) -> None:
     client.cookies.set(COOKIE, "forged.cookie.value")
     assert client.get("/console/content", follow_redirects=False).status_code == 303
     client.cookies.clear()
@@ -95,9 +81,9 @@ def test_forged_or_stale_sessions_are_refused(client: TestClient) -> None:
     _log_in(client)
     cookie = client.cookies[COOKIE]
     # The same secret, but the admin key was rotated: the old session ends.
-    with TestClient(create_app(_settings(admin_key="admin-rotated"))) as rotated:
-        rotated.cookies.set(COOKIE, cookie)
-        assert rotated.get("/console/content", follow_redirects=False).status_code == 303
+    rotated = app_client(admin_key="admin-rotated")
+    rotated.cookies.set(COOKIE, cookie)
+    assert rotated.get("/console/content", follow_redirects=False).status_code == 303
 
 
 def test_posts_need_the_csrf_token(client: TestClient) -> None:
@@ -243,12 +229,11 @@ def test_results_chart_what_happened(client: TestClient) -> None:
 
 
 @pytest.fixture
-def intent_client(tmp_path: Path) -> Iterator[TestClient]:
+def intent_client(tmp_path: Path, app_client: AppClient) -> TestClient:
     model_dir = tmp_path / "models"
     if MODEL_CACHE.exists():  # the test adds examples to its own copy of the trained model
         shutil.copytree(MODEL_CACHE, model_dir)
-    with TestClient(create_app(_settings(intent_model_dir=model_dir))) as test_client:
-        yield test_client
+    return app_client(intent_model_dir=model_dir)
 
 
 def test_intents_browse_and_add_examples(intent_client: TestClient) -> None:

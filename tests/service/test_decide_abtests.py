@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.settings import PACKAGE_ROOT
-from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN, DEMO_CONTENT, SITE
 
-SITE = {"X-API-Key": SITE_KEY}
-ADMIN = {"X-API-Key": ADMIN_KEY}
 BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36")
 VARIANTS = ("hero-explore-alpine-summer-de", "hero-consider-tent-guide-de")
 
 
+APP_SETTINGS = {"holdout_share": 0.0, "content_dir": DEMO_CONTENT}
+
+
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    settings = make_settings(holdout_share=0.0, content_dir=PACKAGE_ROOT / "content_pool" / "demo")
-    with TestClient(create_app(settings)) as c:
-        test = {"slot": "hero", "goal": "click", "variants": [
-            {"name": "a", "item_id": VARIANTS[0], "share": 0.5},
-            {"name": "b", "item_id": VARIANTS[1], "share": 0.5}]}
-        assert c.put("/v1/abtests/hero-test", json=test, headers=ADMIN).status_code == 200
-        assert c.post("/v1/abtests/hero-test/start", headers=ADMIN).status_code == 200
-        yield c
+def client(client: TestClient) -> TestClient:
+    """The app with an A/B test running on the hero slot."""
+    test = {"slot": "hero", "goal": "click", "variants": [
+        {"name": "a", "item_id": VARIANTS[0], "share": 0.5},
+        {"name": "b", "item_id": VARIANTS[1], "share": 0.5}]}
+    assert client.put("/v1/abtests/hero-test", json=test, headers=ADMIN).status_code == 200
+    assert client.post("/v1/abtests/hero-test/start", headers=ADMIN).status_code == 200
+    return client
 
 
 def hero(client: TestClient, visitor: str) -> tuple[str, dict[str, object]]:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
-from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
 
 SITE = {"X-API-Key": SITE_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}

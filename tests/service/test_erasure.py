@@ -21,7 +21,7 @@ from redis.cluster import RedisCluster
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
 from tests.factories import drop_prefix
-from tests.service.test_app import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
 
 SITE = {"X-API-Key": SITE_KEY}
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from tests.service.integration_app import ADMIN, make_settings
+from tests.service.apps import ADMIN, INTEGRATION
 
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings())) as test_client:
-        yield test_client
+APP_SETTINGS = INTEGRATION
 
 
 def test_abtests_lifecycle_and_conflicts(client: TestClient) -> None:

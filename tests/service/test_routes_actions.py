@@ -8,16 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from personalization.automation.programmes import dumps_programmes, load_programmes
-from service.app import create_app
-from service.settings import Settings
+from tests.service.apps import ADMIN, SITE, AppClient, drop_prefix
 from tests.service.reacting import react
-
-SITE = {"X-API-Key": "site-test"}
-ADMIN = {"X-API-Key": "admin-test"}
 
 CART_ONLY = {"programmes": [{
     "id": "cart_nudge", "name": "Cart nudge", "trigger": {"event": "add_to_cart"},
@@ -25,21 +20,13 @@ CART_ONLY = {"programmes": [{
 }]}
 
 
-@pytest.fixture(scope="module", params=["memory", "redis"])
-def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    values: dict[str, Any] = {"site_key": "site-test", "admin_key": "admin-test",
-                              "log_json": False, "intent_encoder": "hashing",
-                              "content_dir": None, "worker_in_app": False}
-    if request.param == "redis":
-        values |= {"redis_url": request.getfixturevalue("redis_url"),
-                   "redis_prefix": f"kt{uuid.uuid4().hex[:10]}"}
-    with TestClient(create_app(Settings(**values))) as test_client:
-        yield test_client
-    if "redis_url" in values:
-        conn = redis.Redis.from_url(values["redis_url"])
-        for key in conn.scan_iter(match=f"{values['redis_prefix']}:*"):
-            conn.delete(key)
-        conn.close()
+APP_SETTINGS = {"intent_encoder": "hashing", "worker_in_app": False}
+
+
+@pytest.fixture(scope="module")
+def client(backend_client: TestClient) -> TestClient:
+    """One app per backend (memory, redis) for the module; due steps stay unpublished."""
+    return backend_client
 
 
 @pytest.fixture
@@ -143,39 +130,33 @@ def test_import_a_yaml_file(client: TestClient, defaults: None) -> None:
     assert "birthday_v2" in answer.json()["programmes"]
 
 
-def test_the_app_publishes_due_steps_itself_without_redis() -> None:
-    values: dict[str, Any] = {"site_key": "site-test", "admin_key": "admin-test",
-                              "log_json": False, "intent_encoder": "hashing",
-                              "content_dir": None, "worker_poll_seconds": 0.02}
-    with TestClient(create_app(Settings(**values))) as client:
-        who = f"ida-{uuid.uuid4().hex[:8]}"
-        send(client, who, {"type": "consent_update", "properties": {"consents": {"email": True}}},
-             {"type": "account_created"})
-        for _ in range(200):
-            past = client.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["past"]
-            if past:
-                break
-            time.sleep(0.02)
-        assert [(a["step"], a["status"]) for a in past] == [("welcome", "sent")]
-        assert past[0]["published_at"] is not None
+def test_the_app_publishes_due_steps_itself_without_redis(app_client: AppClient) -> None:
+    client = app_client(worker_in_app=None, worker_poll_seconds=0.02)
+    who = f"ida-{uuid.uuid4().hex[:8]}"
+    send(client, who, {"type": "consent_update", "properties": {"consents": {"email": True}}},
+         {"type": "account_created"})
+    for _ in range(200):
+        past = client.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["past"]
+        if past:
+            break
+        time.sleep(0.02)
+    assert [(a["step"], a["status"]) for a in past] == [("welcome", "sent")]
+    assert past[0]["published_at"] is not None
 
 
-def test_programmes_replaced_through_one_app_reach_another(redis_url: str) -> None:
+def test_programmes_replaced_through_one_app_reach_another(
+    redis_url: str, app_client: AppClient
+) -> None:
     prefix = f"kt{uuid.uuid4().hex[:10]}"
-    config = Settings(site_key="site-test", admin_key="admin-test", log_json=False,
-                      intent_encoder="hashing", content_dir=None, redis_url=redis_url,
-                      redis_prefix=prefix)
+    config = {"redis_url": redis_url, "redis_prefix": prefix, "worker_in_app": None}
     try:
-        with TestClient(create_app(config)) as one, TestClient(create_app(config)) as other:
-            assert one.put("/v1/programmes", json=CART_ONLY, headers=ADMIN).status_code == 200
-            who = f"leo-{uuid.uuid4().hex[:8]}"
-            send(other, who,
-                 {"type": "consent_update", "properties": {"consents": {"email": True}}},
-                 {"type": "add_to_cart", "properties": {"product_id": "p1", "price": 5}})
-            pending = other.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["pending"]
-            assert [a["programme"] for a in pending] == ["cart_nudge"]
+        one, other = app_client(**config), app_client(**config)
+        assert one.put("/v1/programmes", json=CART_ONLY, headers=ADMIN).status_code == 200
+        who = f"leo-{uuid.uuid4().hex[:8]}"
+        send(other, who,
+             {"type": "consent_update", "properties": {"consents": {"email": True}}},
+             {"type": "add_to_cart", "properties": {"product_id": "p1", "price": 5}})
+        pending = other.get(f"/v1/profiles/{who}/actions", headers=ADMIN).json()["pending"]
+        assert [a["programme"] for a in pending] == ["cart_nudge"]
     finally:
-        conn = redis.Redis.from_url(redis_url)
-        for key in conn.scan_iter(match=f"{prefix}:*"):
-            conn.delete(key)
-        conn.close()
+        drop_prefix(redis_url, prefix)

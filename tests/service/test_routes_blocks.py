@@ -3,16 +3,11 @@ server, and the demo page that carries the snippet."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.settings import Settings
+from tests.service.apps import ADMIN, DEMO_CONTENT, SITE_KEY
 
-SITE_KEY = "site-blocks-test"
-ADMIN = {"X-API-Key": "admin-blocks-test"}
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
@@ -23,18 +18,19 @@ DESKTOP = (
 )
 
 
+APP_SETTINGS = {"holdout_share": 0, "intent_encoder": "hashing", "content_dir": DEMO_CONTENT}
+
+
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    settings = Settings(site_key=SITE_KEY, admin_key="admin-blocks-test", holdout_share=0,
-                        intent_encoder="hashing", log_json=False)  # fmt: skip
-    with TestClient(create_app(settings)) as test_client:
-        test_client.post("/v1/content", headers=ADMIN, json={
-            "id": "notice-newsletter-de", "title": "Newsletter", "slot": "notice",
-            "channel": "web", "language": "de", "status": "live",
-            "template": "<p>Danke, {{ situation.source.medium }}-Leser!</p>",
-            "targeting": {"audience": 'source.medium == "email"'},
-        })  # fmt: skip
-        yield test_client
+def client(client: TestClient) -> TestClient:
+    """The app with a notice for newsletter readers."""
+    client.post("/v1/content", headers=ADMIN, json={
+        "id": "notice-newsletter-de", "title": "Newsletter", "slot": "notice",
+        "channel": "web", "language": "de", "status": "live",
+        "template": "<p>Danke, {{ situation.source.medium }}-Leser!</p>",
+        "targeting": {"audience": 'source.medium == "email"'},
+    })  # fmt: skip
+    return client
 
 
 def test_block_is_the_rendered_item_for_the_forwarded_visitor(client: TestClient) -> None:

@@ -3,29 +3,19 @@ deterministic hashing encoder, the demo content pool, the decider and automation
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.settings import Settings
+from tests.service.apps import ADMIN, DEMO_CONTENT, SITE
 
-SITE = {"X-API-Key": "site-chat-test"}
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        site_key="site-chat-test", admin_key="admin-chat-test", holdout_share=0,
-        intent_encoder="hashing", intent_model_dir=MODEL_CACHE, log_json=False,
-    )  # fmt: skip
-    # The app builds the intent model (hashing encoder) from these settings, cached per machine.
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+# The app builds the intent model (hashing encoder) from these settings, cached per machine.
+APP_SETTINGS = {"holdout_share": 0, "intent_encoder": "hashing", "intent_model_dir": MODEL_CACHE,
+                "content_dir": DEMO_CONTENT}
 
 
 def _say(client: TestClient, session: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -144,7 +134,7 @@ def test_erasing_the_person_forgets_the_conversation(client: TestClient) -> None
     session, person = "en-erase-1", "p-chat-erase"
     english = {"accept_language": "en-GB,en;q=0.9"}
     _say(client, session, "I'm looking for hiking boots", profile_id=person, context=english)
-    erased = client.delete(f"/v1/profiles/{person}", headers={"X-API-Key": "admin-chat-test"})
+    erased = client.delete(f"/v1/profiles/{person}", headers=ADMIN)
     assert erased.status_code == 204, erased.text
     after = _say(client, session, "and in black?", profile_id=person, context=english)
     assert after["inherited"] is False
@@ -152,7 +142,7 @@ def test_erasing_the_person_forgets_the_conversation(client: TestClient) -> None
 
 
 def test_a_consenting_persons_first_name_only(client: TestClient) -> None:
-    admin = {"X-API-Key": "admin-chat-test"}
+    admin = ADMIN
     english = {"accept_language": "en-GB,en;q=0.9"}
     for person, consent in (("p-chat-yes", True), ("p-chat-no", False)):
         seen = client.post("/v1/events", headers=SITE, json={

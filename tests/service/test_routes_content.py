@@ -10,24 +10,25 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from content_pool.pool import ContentPool
-from content_pool.render import Renderer
-from content_pool.storage import MemoryContentStore
 from service import problems
-from service.routes.content import CONTENT_PROBLEMS, router
+from service.app import create_app
+from service.components import Components, build_components
+from service.routes.content import router
+from tests.service.apps import ADMIN, make_settings
 
 
-def build_app(store: MemoryContentStore, pool: ContentPool) -> FastAPI:
-    """The content router as the lead wires it: state from the lifespan, problems mapped."""
+def build_app() -> FastAPI:
+    """The content router alone, on the components the app would build (memory backend)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        await pool.refresh()
-        yield {"content_store": store, "content_renderer": Renderer(), "content_pool": pool}
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Components]]:
+        components = await build_components(make_settings(intent_encoder=None))
+        try:
+            yield {"components": components}
+        finally:
+            await components.aclose()
 
     app = FastAPI(lifespan=lifespan)
-    for exc, (status, title) in CONTENT_PROBLEMS.items():
-        problems.register(exc, status, title)
     problems.install(app)
     app.include_router(router)
     return app
@@ -35,8 +36,7 @@ def build_app(store: MemoryContentStore, pool: ContentPool) -> FastAPI:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    store = MemoryContentStore()
-    with TestClient(build_app(store, ContentPool(store))) as test_client:
+    with TestClient(build_app()) as test_client:
         yield test_client
 
 
@@ -155,9 +155,8 @@ def test_archive_then_purge(client: TestClient) -> None:
 
 
 def test_writes_update_the_process_pool() -> None:
-    store = MemoryContentStore()
-    pool = ContentPool(store)
-    with TestClient(build_app(store, pool)) as client:
+    with TestClient(build_app()) as client:
+        pool = client.app_state["components"].content_pool
         client.post("/v1/content", json=item())
         assert pool.get("hero-summer-de") is not None
         client.delete("/v1/content/hero-summer-de")
@@ -253,11 +252,8 @@ def test_validate_reports_every_problem_without_saving(client: TestClient) -> No
 
 def test_a_preview_whose_fields_a_content_item_refuses_is_a_422_naming_the_field() -> None:
     # Found by the schema fuzzer: an empty template passed the request model but not the item's.
-    from service.app import create_app
-    from tests.service.test_app import ADMIN_KEY, make_settings
-
     with TestClient(create_app(make_settings())) as client:
-        answer = client.post("/v1/content/preview", headers={"X-API-Key": ADMIN_KEY},
+        answer = client.post("/v1/content/preview", headers=ADMIN,
                              json={"template": "", "channel": "web"})
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.settings import Settings
+from tests.service.apps import ADMIN, DEMO_CONTENT, SITE, AppClient, drop_prefix
 
-SITE = {"X-API-Key": "site-key-for-tests"}
-ADMIN = {"X-API-Key": "admin-key-for-tests"}
 MOBILE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 )
 
 
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "site_key": SITE["X-API-Key"],
-        "admin_key": ADMIN["X-API-Key"],
-        "log_json": False,
-        "log_level": "WARNING",
-        "holdout_share": 0.0,
-        "decision_seed": 7,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(settings())) as c:
-        yield c
+APP_SETTINGS = {"log_level": "WARNING", "holdout_share": 0.0, "decision_seed": 7,
+                "content_dir": DEMO_CONTENT}
 
 
 def decide(client: TestClient, **body: Any) -> Any:
@@ -101,30 +81,24 @@ def test_feedback_problems(client: TestClient) -> None:
     assert client.post("/v1/feedback", json=bad_event, headers=SITE).status_code == 422
 
 
-def test_everybody_in_control_gets_the_defaults() -> None:
-    with TestClient(create_app(settings(holdout_share=0.5))) as c:
-        seen = [decide(c, session_id=f"s{n}", anonymous_id=f"a{n}") for n in range(12)]
+def test_everybody_in_control_gets_the_defaults(app_client: AppClient) -> None:
+    c = app_client(holdout_share=0.5)
+    seen = [decide(c, session_id=f"s{n}", anonymous_id=f"a{n}") for n in range(12)]
     control = [d for d in seen if d["in_control_group"]]
     assert control, "with a 50 % holdout some of 12 visitors are in control"
     for d in control:
         assert all(s[0]["item_id"].endswith("default-de") for s in d["slots"].values())
 
 
-def test_decide_and_feedback_on_redis(redis_url: str) -> None:
-    import redis
-
+def test_decide_and_feedback_on_redis(redis_url: str, app_client: AppClient) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}"
     try:
-        with TestClient(create_app(settings(redis_url=redis_url, redis_prefix=prefix))) as c:
-            decision = decide(c)
-            item_id = decision["slots"]["hero"][0]["item_id"]
-            body = {"decision_id": decision["decision_id"], "item_id": item_id, "event": "click"}
-            assert c.post("/v1/feedback", json=body, headers=SITE).status_code == 202
-            report = c.get("/v1/reports/content", headers=ADMIN).json()
+        c = app_client(redis_url=redis_url, redis_prefix=prefix)
+        decision = decide(c)
+        item_id = decision["slots"]["hero"][0]["item_id"]
+        body = {"decision_id": decision["decision_id"], "item_id": item_id, "event": "click"}
+        assert c.post("/v1/feedback", json=body, headers=SITE).status_code == 202
+        report = c.get("/v1/reports/content", headers=ADMIN).json()
         assert report["total"]["treatment"]["clicks"] == 1
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        drop_prefix(redis_url, prefix)

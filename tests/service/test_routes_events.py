@@ -4,45 +4,20 @@ down."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.settings import Settings
+from tests.service.apps import ADMIN, SITE, AppClient
 
-SITE = {"X-API-Key": "site-test"}
-ADMIN = {"X-API-Key": "admin-test"}
+APP_SETTINGS = {"intent_encoder": "hashing", "max_batch_events": 5}
 
 
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"site_key": "site-test", "admin_key": "admin-test",
-                              "log_json": False, "intent_encoder": "hashing", "content_dir": None}
-    return Settings(**(values | overrides))
-
-
-@pytest.fixture(scope="module", params=["memory", "redis"])
-def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    """One app per backend for the module (its start is slow); tests use their own ids."""
-    overrides: dict[str, Any] = {"max_batch_events": 5}
-    if request.param == "redis":
-        overrides |= {"redis_url": request.getfixturevalue("redis_url"),
-                      "redis_prefix": f"kt{uuid.uuid4().hex[:10]}"}
-    with TestClient(create_app(settings(**overrides))) as test_client:
-        yield test_client
-    if request.param == "redis":
-        drop_prefix(overrides["redis_url"], overrides["redis_prefix"])
-
-
-def drop_prefix(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+@pytest.fixture(scope="module")
+def client(backend_client: TestClient) -> TestClient:
+    """One app per backend (memory, redis) for the module; tests use their own ids."""
+    return backend_client
 
 
 @pytest.fixture
@@ -129,10 +104,9 @@ def test_the_site_key_is_needed(client: TestClient) -> None:
         == 403
 
 
-def test_unreachable_store_is_a_503_with_retry_after() -> None:
-    app = create_app(settings(redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.2))
-    with TestClient(app) as client:
-        answer = client.post("/v1/events", json=event("e1"), headers=SITE)
+def test_unreachable_store_is_a_503_with_retry_after(app_client: AppClient) -> None:
+    client = app_client(redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.2)
+    answer = client.post("/v1/events", json=event("e1"), headers=SITE)
     assert answer.status_code == 503
     assert answer.headers["retry-after"]
     assert answer.json()["title"] == "Store unavailable"

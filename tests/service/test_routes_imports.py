@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from tests.service.integration_app import ADMIN, SITE_KEY, crm_rows, make_settings
+from tests.service.apps import ADMIN, INTEGRATION, SITE_KEY, AppClient, crm_rows
 
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings())) as test_client:
-        yield test_client
+APP_SETTINGS = INTEGRATION
 
 
 def test_a_streamed_profile_upload_is_imported_once(client: TestClient) -> None:
@@ -50,22 +42,22 @@ def test_imports_need_the_admin_key_and_a_format(client: TestClient) -> None:
     assert missing.status_code == 415 and "format=csv" in missing.json()["detail"]
 
 
-def test_an_upload_over_the_import_limit_is_refused() -> None:
-    settings = make_settings(max_body_bytes=50_000_000, max_import_bytes=10_000)
-    with TestClient(create_app(settings)) as client:
-        response = client.post("/v1/imports/profiles?format=csv", content=crm_rows(2000),
-                               headers=ADMIN)  # fmt: skip
+def test_an_upload_over_the_import_limit_is_refused(app_client: AppClient) -> None:
+    client = app_client(max_body_bytes=50_000_000, max_import_bytes=10_000)
+    response = client.post("/v1/imports/profiles?format=csv", content=crm_rows(2000),
+                           headers=ADMIN)  # fmt: skip
     assert response.status_code == 413
 
 
-def test_uploads_may_exceed_the_general_body_limit_up_to_the_import_limit() -> None:
+def test_uploads_may_exceed_the_general_body_limit_up_to_the_import_limit(
+    app_client: AppClient,
+) -> None:
     rows = b"".join(crm_rows(2000))
-    settings = make_settings(max_body_bytes=4096, max_import_bytes=10_000_000)
     assert len(rows) > 4096
-    with TestClient(create_app(settings)) as client:
-        imported = client.post("/v1/imports/profiles?format=csv", content=rows, headers=ADMIN)
-        other = client.post("/v1/events", content=b"[" + b" " * 5000 + b"]",
-                            headers={"X-API-Key": SITE_KEY, "Content-Type": "application/json"})
+    client = app_client(max_body_bytes=4096, max_import_bytes=10_000_000)
+    imported = client.post("/v1/imports/profiles?format=csv", content=rows, headers=ADMIN)
+    other = client.post("/v1/events", content=b"[" + b" " * 5000 + b"]",
+                        headers={"X-API-Key": SITE_KEY, "Content-Type": "application/json"})
     assert imported.status_code == 200, imported.text
     assert imported.json()["created"] == 2000
     assert other.status_code == 413

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from tests.service.integration_app import ADMIN, SITE_KEY, make_settings
+from tests.service.apps import ADMIN, INTEGRATION, SITE_KEY, AppClient, make_settings
 
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings())) as test_client:
-        yield test_client
+APP_SETTINGS = INTEGRATION
 
 
 def test_link_tokens_for_the_mail_system(client: TestClient) -> None:
@@ -31,9 +24,9 @@ def test_link_tokens_for_the_mail_system(client: TestClient) -> None:
                       headers={"X-API-Key": SITE_KEY}).status_code == 403  # fmt: skip
 
 
-def test_without_a_link_secret_tokens_are_off() -> None:
-    with TestClient(create_app(make_settings(link_secret=None))) as client:
-        response = client.get("/v1/links/token", params={"profile_id": "p"}, headers=ADMIN)
+def test_without_a_link_secret_tokens_are_off(app_client: AppClient) -> None:
+    client = app_client(link_secret=None)
+    response = client.get("/v1/links/token", params={"profile_id": "p"}, headers=ADMIN)
     assert response.status_code == 503 and "KAIROS_LINK_SECRET" in response.json()["detail"]
 
 

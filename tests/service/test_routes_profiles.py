@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from tests.service.test_routes_events import ADMIN, SITE, drop_prefix, settings
+from tests.service.apps import ADMIN, SITE
+
+APP_SETTINGS = {"intent_encoder": "hashing"}
 
 
-@pytest.fixture(scope="module", params=["memory", "redis"])
-def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    """One app per backend for the module; ``client.app.state.redis_prefix`` names the keys."""
-    overrides: dict[str, Any] = {}
-    if request.param == "redis":
-        overrides = {"redis_url": request.getfixturevalue("redis_url"),
-                     "redis_prefix": f"kt{uuid.uuid4().hex[:10]}"}
-    with TestClient(create_app(settings(**overrides))) as test_client:
-        yield test_client
-    if overrides:
-        drop_prefix(overrides["redis_url"], overrides["redis_prefix"])
+@pytest.fixture(scope="module")
+def client(backend_client: TestClient) -> TestClient:
+    """One app per backend (memory, redis) for the module; its settings name the Redis keys."""
+    return backend_client
 
 
 @pytest.fixture

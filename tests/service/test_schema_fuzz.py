@@ -21,7 +21,7 @@ from service.app import create_app
 from service.settings import PACKAGE_ROOT
 from tests.http_servers import wait_ready
 from tests.redis_servers import free_port
-from tests.service.test_app import ADMIN_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, make_settings
 
 # Retraining starts a background job per call: fuzzing it would only queue trainings.
 SKIPPED = {("POST", "/v1/intents/train")}

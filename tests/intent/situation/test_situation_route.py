@@ -1,9 +1,8 @@
-"""POST /v1/situation on a small app whose lifespan provides the reader."""
+"""POST /v1/situation on a small app that provides the reader."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,16 +10,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from intent.situation import SituationReader
+from service.deps import get_situation_reader
 from service.routes.situation import router
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        yield {"situation_reader": SituationReader(internal_hosts=["shop.example"])}
-
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI()
+    reader = SituationReader(internal_hosts=["shop.example"])
+    app.dependency_overrides[get_situation_reader] = lambda: reader
     app.include_router(router)
     with TestClient(app) as test_client:
         yield test_client

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DeviceType = Literal["mobile", "tablet", "desktop", "tv", "console", "wearable", "bot", "other"]
+DeviceType = Literal[
+    "mobile", "tablet", "desktop", "tv", "console", "wearable", "car", "bot", "other"
+]
 Medium = Literal[
     "search", "social", "email", "paid", "internal", "direct", "referral", "chatbot", "unknown"
 ]

@@ -97,7 +97,12 @@ class SituationReader:
         for well-formed input: what is not recognised is ``unknown`` / ``None``.
         """
         cut = self.max_header_length
-        device = self.devices.detect(context.user_agent)
+        device = self.devices.detect(
+            context.user_agent,
+            mobile=context.sec_ch_ua_mobile,
+            platform=context.sec_ch_ua_platform,
+            model=context.sec_ch_ua_model,
+        )
         url = _cut(context.url, cut)
         source = self.sources.classify(_cut(context.referrer, cut), url)
         language = self.languages.read(_cut(context.accept_language, cut), text)

@@ -19,6 +19,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import MemoryContentStore, RedisContentStore, import_items
 from content_pool.yaml_io import load_dir
+from intent.situation.context import client_hints
 from intent.situation.reader import SituationReader as IntentSituationReader
 from personalization.clock import system_clock
 from personalization.decider import (
@@ -181,8 +182,8 @@ async def decide(
     now = system_clock()
     agent = request.headers.get("user-agent")
     if body.context.user_agent is None and agent:  # the snippet leaves it to the header
-        body = body.model_copy(update={
-            "context": body.context.model_copy(update={"user_agent": agent[:1000]})})
+        body = body.model_copy(update={"context": body.context.model_copy(
+            update={"user_agent": agent[:1000], **client_hints(request.headers)})})
     # A signed newsletter-link token in the page URL names the person (and is stripped).
     body, _visit = identify(getattr(request.state, "link_signer", None), body, now=now)
     decision = await decider.decide(body, now)

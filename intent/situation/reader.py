@@ -104,14 +104,15 @@ class SituationReader:
             model=context.sec_ch_ua_model,
         )
         url = _cut(context.url, cut)
+        path = _path(url)
         source = self.sources.classify(_cut(context.referrer, cut), url)
-        language = self.languages.read(_cut(context.accept_language, cut), text)
+        language = self.languages.read(_cut(context.accept_language, cut), text, path)
         zone = ZoneInfo(context.timezone) if context.timezone else self.default_timezone
         when = local_time(context.timestamp or now or self.clock(), zone)
         facts = Facts(
             search_term=source.search_term,
             campaign=source.campaign,
-            url_path=_path(url),
+            url_path=path,
             medium=source.medium,
             device=device.type,
             daypart=when.daypart,

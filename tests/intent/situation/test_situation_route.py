@@ -96,3 +96,11 @@ def test_client_hints_in_the_context_change_the_device_type(
 def test_a_malformed_mobile_hint_is_422(client: TestClient) -> None:
     context = {"user_agent": REDUCED_ANDROID, "sec_ch_ua_mobile": "maybe"}
     assert client.post("/v1/situation", json={"context": context}).status_code == 422
+
+
+def test_a_german_landing_page_without_accept_language_is_german(client: TestClient) -> None:
+    response = client.post(
+        "/v1/situation", json={"context": {"url": "https://shop.example/de/zelte/leichtes-zelt"}}
+    )
+    assert response.status_code == 200
+    assert response.json()["language"] == {"code": "de", "source": "url_path"}

@@ -139,7 +139,7 @@ class DeviceDetector:
         """Whether the agent is a crawler, bot or automated client (uncached)."""
         user_agent = user_agent[: self.max_length]
         result = self._resolver(user_agent, ua_parser.Domain.ALL).complete().with_defaults()
-        return self._is_bot(user_agent, result)
+        return self._is_bot(user_agent, result, self._matomo.device_type(user_agent))
 
     def cache_info(self) -> dict[str, int | None]:
         """Hits, misses, current size and bound of the agent cache."""
@@ -151,13 +151,15 @@ class DeviceDetector:
             "maxsize": info.maxsize,
         }
 
-    def _is_bot(self, user_agent: str, result: ua_parser.DefaultedResult) -> bool:
+    def _is_bot(
+        self, user_agent: str, result: ua_parser.DefaultedResult, brand_type: DeviceType | None
+    ) -> bool:
         if result.device.family == "Spider" or self._matomo.is_bot(user_agent):
             return True
         # The broad signals below yield to Matomo's device and app lists: a "Microsoft Office
         # Word/16 (Mac OS...)", a "WhatsApp/2.18 Android/6.0" or a phone called "M bot 54" is a
         # person's app or handset, not a crawler.
-        if self._matomo.is_app(user_agent) or self._matomo.device_type(user_agent) is not None:
+        if brand_type is not None or self._matomo.is_app(user_agent):
             return False
         if _AUTOMATED.search(user_agent):
             return True
@@ -172,12 +174,14 @@ class DeviceDetector:
     ) -> Device:
         result = self._resolver(user_agent, ua_parser.Domain.ALL).complete().with_defaults()
         agent = _ParsedAgent(user_agent, result)
-        is_bot = self._is_bot(user_agent, result)
+        brand_type = self._matomo.device_type(user_agent)
+        is_bot = self._is_bot(user_agent, result, brand_type)
         os_family = _known(result.os.family)
         browser = _known(result.user_agent.family)
         kind: DeviceType = "bot"
         if not is_bot:
-            kind = self._hinted_type(user_agent, mobile, platform, model) or _device_type(agent)
+            hinted = self._hinted_type(user_agent, brand_type, mobile, platform, model)
+            kind = hinted or _device_type(agent)
         return Device(
             type=kind,
             os=os_family,
@@ -189,7 +193,12 @@ class DeviceDetector:
         )
 
     def _hinted_type(
-        self, user_agent: str, mobile: bool | None, platform: str | None, model: str | None
+        self,
+        user_agent: str,
+        brand_type: DeviceType | None,
+        mobile: bool | None,
+        platform: str | None,
+        model: str | None,
     ) -> DeviceType | None:
         """The type Matomo's brand and model rules give, with the model from the client hints
         where the agent hides it; else what the hints say about mobile and platform."""
@@ -197,9 +206,9 @@ class DeviceDetector:
             restored = _REDUCED_MODEL.sub(lambda m: m.group(1) + model, user_agent)
             if restored == user_agent:
                 restored = f"{user_agent} ({model} Build/)"
-            found = self._matomo.device_type(restored)
+            found = self._matomo.device_type(restored) or brand_type
         else:
-            found = self._matomo.device_type(user_agent)
+            found = brand_type
         if found is not None:
             return "tv" if _TV_ALWAYS.search(user_agent) else found
         if mobile:

@@ -93,8 +93,8 @@ class DeviceDetector:
     """Read a :class:`Device` from a User-Agent string.
 
     ``cache_size`` bounds the LRU of parsed agents; ``max_length`` is where agents are cut.
-    Thread-safe. The first detector in a process compiles the rules (about 0.5 s); later ones
-    share them.
+    Thread-safe. The first detector in a process compiles the rules (ua-parser's about 0.5 s,
+    Matomo's device, bot and app lists a few seconds); later ones share them.
     """
 
     def __init__(

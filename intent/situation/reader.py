@@ -23,8 +23,9 @@ class SituationReader:
     """Read the situation of a request: device, source, language, country, local time, evidence.
 
     Pure apart from its caches: the same context, text and time give the same situation. Build
-    one per process (loading the lists and rules takes about a quarter of a second; lingua loads
-    its models on the first text) and share it; ``read`` is thread-safe.
+    one per process (the first reader in a process compiles Matomo's device lists, which takes a
+    few seconds, later ones share them; lingua loads its models on the first text) and share
+    it; ``read`` is thread-safe.
 
     Args:
         internal_hosts: hosts (and their subdomains) whose referrals are ``internal``, besides the

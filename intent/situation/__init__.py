@@ -9,7 +9,7 @@ Example::
     situation = reader.read(context)
 """
 
-from intent.situation.context import ContextInput
+from intent.situation.context import ContextInput, client_hints
 from intent.situation.models import Device, Evidence, Language, Situation, Source
 from intent.situation.reader import SituationReader
 
@@ -21,4 +21,5 @@ __all__ = [
     "Situation",
     "SituationReader",
     "Source",
+    "client_hints",
 ]

@@ -1,4 +1,5 @@
-"""The visitor's language: from the text when there is enough of it, else from Accept-Language."""
+"""The visitor's language: from the text when there is enough of it, else from Accept-Language,
+else from the language folder of the landing page's path (``/de/``, ``/en-gb/``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 _TAG: Final = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*")
 _MIN_TEXT_LETTERS: Final = 8
+# A language folder: the first path segment is a language, optionally with a region (de-de, en_GB).
+_PATH_LANGUAGE: Final = re.compile(r"/([a-z]{2})(?:[-_][a-z]{2})?(?:/|$)", re.IGNORECASE)
 
 
 def parse_accept_language(header: str | None) -> list[tuple[str, float]]:
@@ -69,7 +72,14 @@ class LanguageReader:
         self._detector: _Lingua | None = None
         self._lock = threading.Lock()
 
-    def read(self, accept_language: str | None, text: str | None = None) -> Language:
+    def read(
+        self, accept_language: str | None, text: str | None = None, url_path: str | None = None
+    ) -> Language:
+        """Text when lingua is sure, else Accept-Language, else the path's language folder.
+
+        Only a folder naming one of the site's ``languages`` counts: ``/de/``, ``/en-gb/``; not
+        ``/id/42`` or ``/my/account``.
+        """
         if text:
             code = self.detect_text(text)
             if code is not None:
@@ -80,7 +90,14 @@ class LanguageReader:
                 return Language(code=code, source="accept_language")
         if preferences:
             return Language(code=preferences[0][0], source="accept_language")
-        return Language()
+        return self.path_language(url_path)
+
+    def path_language(self, url_path: str | None) -> Language:
+        """The language folder that starts ``url_path``, if it is one of the site's languages."""
+        match = _PATH_LANGUAGE.match(url_path or "")
+        if match is None or match.group(1).lower() not in self.languages:
+            return Language()
+        return Language(code=match.group(1).lower(), source="url_path")
 
     def detect_text(self, text: str) -> str | None:
         """ISO 639-1 code of ``text`` among the configured languages, or ``None`` if unsure."""

@@ -8,11 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from intent.interest.models import Interest
 
-DeviceType = Literal["mobile", "tablet", "desktop", "tv", "console", "wearable", "bot", "other"]
+DeviceType = Literal[
+    "mobile", "tablet", "desktop", "tv", "console", "wearable", "car", "bot", "other"
+]
 Medium = Literal[
     "search", "social", "email", "paid", "internal", "direct", "referral", "chatbot", "unknown"
 ]
-LanguageSource = Literal["text", "accept_language", "none"]
+LanguageSource = Literal["text", "accept_language", "url_path", "none"]
 Daypart = Literal["night", "morning", "afternoon", "evening"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -50,7 +52,9 @@ class Source(BaseModel):
 
 
 class Language(BaseModel):
-    """The visitor's language (ISO 639-1) and which signal gave it."""
+    """The visitor's language (ISO 639-1) and which signal gave it: what they wrote (``text``),
+    their browser's ``accept_language``, or the landing page's language folder (``url_path``,
+    ``/de/...``) when neither says anything."""
 
     model_config = _FROZEN
 

@@ -25,8 +25,9 @@ class SituationReader:
     """Read the situation of a request: device, source, language, country, local time, evidence.
 
     Pure apart from its caches: the same context, text and time give the same situation. Build
-    one per process (loading the lists and rules takes about a quarter of a second; lingua loads
-    its models on the first text) and share it; ``read`` is thread-safe.
+    one per process (the first reader in a process compiles Matomo's device lists, which takes a
+    few seconds, later ones share them; lingua loads its models on the first text) and share
+    it; ``read`` is thread-safe.
 
     Args:
         internal_hosts: hosts (and their subdomains) whose referrals are ``internal``, besides the
@@ -110,16 +111,22 @@ class SituationReader:
         raises for well-formed input: what is not recognised is ``unknown`` / ``None``.
         """
         cut = self.max_header_length
-        device = self.devices.detect(context.user_agent)
+        device = self.devices.detect(
+            context.user_agent,
+            mobile=context.sec_ch_ua_mobile,
+            platform=context.sec_ch_ua_platform,
+            model=context.sec_ch_ua_model,
+        )
         url = _cut(context.url, cut)
+        path = _path(url)
         source = self.sources.classify(_cut(context.referrer, cut), url)
-        language = self.languages.read(_cut(context.accept_language, cut), text)
+        language = self.languages.read(_cut(context.accept_language, cut), text, path)
         zone = ZoneInfo(context.timezone) if context.timezone else self.default_timezone
         when = local_time(context.timestamp or now or self.clock(), zone)
         facts = Facts(
             search_term=source.search_term,
             campaign=source.campaign,
-            url_path=_path(url),
+            url_path=path,
             medium=source.medium,
             device=device.type,
             daypart=when.daypart,

@@ -56,6 +56,30 @@ _GENERIC_SEARCH: Final = ReferrerEntry(
 )
 _HOST: Final = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
 _MAX_TERM: Final = 200
+# Not a search term but an id some engines put where the term would be: a UUID, a long run of
+# hex digits, or a long base64 / url-safe token that mixes upper case, lower case and digits
+# with few word-like stretches in it. Hyphenated codes with short parts (SM-G960F-64GB) and
+# camel-case words (UltraLightTent2024) are what people type, not ids.
+_HEX_ID: Final = re.compile(
+    r"(?=.*\d)[0-9a-f]{16,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    re.IGNORECASE,
+)
+_TOKEN: Final = re.compile(r"(?=.*[A-Z])(?=.*[a-z])(?=.*\d)[A-Za-z0-9+/_-]{20,}={0,2}")
+_VOWEL: Final = re.compile(r"[aeiouy]")
+_WORDLIKE: Final = re.compile(r"[A-Z]?[a-z]{2,}")
+
+
+def is_opaque_id(text: str) -> bool:
+    """Whether ``text`` is an id or token rather than words a person typed."""
+    text = text.strip()
+    if _HEX_ID.fullmatch(text):
+        return True
+    if not _TOKEN.fullmatch(text):
+        return False
+    if max(len(part) for part in re.split(r"[-_]", text)) <= 10:
+        return False
+    words = sum(len(w) for w in _WORDLIKE.findall(text) if len(w) >= 3 and _VOWEL.search(w))
+    return words < 0.5 * len(text)
 
 
 class SourceClassifier:
@@ -124,17 +148,17 @@ class SourceClassifier:
         for entry in self.index.matches(host, path):
             if entry.medium != "search":
                 return Source(medium=entry.medium, source=entry.name)
-            term = _search_term(entry, parts.path, parts.query)
+            term = _search_term(entry, parts)
             if term is not None:
                 return Source(medium="search", source=entry.name, search_term=term)
             engine = engine or entry
         # Referrers are mostly origin-only today (https://www.google.com/): a listed engine is
         # search even without a term. Engines rename parameters, so the common ones are tried too.
         if engine is not None:
-            term = _search_term(_GENERIC_SEARCH, parts.path, parts.query)
+            term = _search_term(_GENERIC_SEARCH, parts)
             return Source(medium="search", source=engine.name, search_term=term)
         if _SEARCHY.search(host) or _SEARCHY.search(path):
-            term = _search_term(_GENERIC_SEARCH, parts.path, parts.query)
+            term = _search_term(_GENERIC_SEARCH, parts)
             if term is not None:  # an unlisted engine or a site's own search results
                 return Source(medium="search", source=_strip_www(host), search_term=term)
         return Source(medium="referral", source=_strip_www(host))
@@ -161,17 +185,20 @@ def _split(url: str | None) -> _Parts | None:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:  # an invalid IPv6 literal or port
         return None
-    return _Parts(parts.scheme.lower(), hostname, parts.path, parts.query)
+    return _Parts(parts.scheme.lower(), hostname, parts.path, parts.query, parts.fragment)
 
 
 class _Parts:
-    __slots__ = ("scheme", "hostname", "path", "query")
+    __slots__ = ("scheme", "hostname", "path", "query", "fragment")
 
-    def __init__(self, scheme: str, hostname: str | None, path: str, query: str) -> None:
+    def __init__(
+        self, scheme: str, hostname: str | None, path: str, query: str, fragment: str = ""
+    ) -> None:
         self.scheme = scheme
         self.hostname = hostname.rstrip(".") if hostname else None
         self.path = path
         self.query = query
+        self.fragment = fragment
 
 
 def _query(query: str, charsets: Sequence[str] = ()) -> dict[str, str]:
@@ -197,18 +224,53 @@ def _decode(value: str, charsets: Sequence[str] = ()) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _search_term(entry: ReferrerEntry, path: str, query: str) -> str | None:
+def _search_term(entry: ReferrerEntry, parts: _Parts) -> str | None:
+    """The engine's search term, normalised as Matomo does (trimmed, lower-case), or ``None``.
+
+    Besides the engine's parameters and patterns on the query, this reads what Matomo reads:
+    the fragment (``#q=...``, instant search), Google Images' ``prev`` parameter (the term sits
+    in the nested URL) and Google's advanced-search fields (``as_q``, ``as_epq``, ...). An opaque
+    id in the term's place is no term.
+    """
+    term = _raw_term(entry, parts.path, parts.query)
+    if term is None and parts.fragment:
+        term = _raw_term(entry, "", parts.fragment.lstrip("!/?"))
+    values = _query(parts.query, entry.charsets)
+    if term is None and values.get("prev"):
+        nested = _split(values["prev"])
+        if nested is not None:
+            term = _raw_term(entry, nested.path, nested.query)
+    if term is None:
+        term = _advanced_search(values)
+    if term is None or is_opaque_id(term):
+        return None
+    return " ".join(term.split()).lower()[:_MAX_TERM] or None
+
+
+def _raw_term(entry: ReferrerEntry, path: str, query: str) -> str | None:
     values = _query(query, entry.charsets)
     for param in entry.params:
         term = values.get(param.lower())
         if term and term.strip():
-            return term[:_MAX_TERM]
+            return term
     target = path + ("?" + query if query else "")
     for pattern in entry.patterns:
         match = pattern.search(target)
         if match and match.groups() and match.group(1):
-            return _decode(match.group(1), entry.charsets)[:_MAX_TERM]
+            return _decode(match.group(1), entry.charsets)
     return None
+
+
+def _advanced_search(values: Mapping[str, str]) -> str | None:
+    """Google's advanced search form: all words, any word, exact phrase, none of the words."""
+    parts = [
+        values.get("as_q", "").strip(),
+        " OR ".join(values.get("as_oq", "").split()),
+        f'"{values["as_epq"].strip()}"' if values.get("as_epq", "").strip() else "",
+        f"-{values['as_eq'].strip()}" if values.get("as_eq", "").strip() else "",
+    ]
+    joined = " ".join(part for part in parts if part)
+    return joined or None
 
 
 def _click_id(query: Mapping[str, str]) -> str | None:

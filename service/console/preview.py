@@ -116,7 +116,9 @@ def preview_decider(decider: Decider, profile: DecisionProfile | None = None) ->
     """A copy of ``decider`` that reads like the original and writes nothing."""
     preview = copy.copy(decider)
     store = DryRunStore(decider.store)
-    profiles = StatedProfile(profile, decider.profiles) if profile is not None else decider.profiles
+    profiles = decider.parts.profiles
+    if profile is not None:
+        profiles = StatedProfile(profile, profiles)
     preview.parts = replace(decider.parts, store=store, holdout=Holdout(0.0), profiles=profiles)
     preview.bandit = BanditState(store, namespace=decider.bandit.namespace)
     return preview

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from intent.situation.context import client_hints
 from personalization.decisions.links import identify
 from personalization.decisions.models import DecisionRequest
 from service.deps import DeciderDep, LinkSignerDep
@@ -40,6 +41,8 @@ def context_from_headers(request: Request, url: str | None = None) -> dict[str, 
         value = request.headers.get(header)
         if value:
             context[field] = value[:1000]
+    if "user_agent" in context:
+        context.update(client_hints(request.headers))
     if url:
         context["url"] = url
     return context

@@ -82,6 +82,18 @@ def test_decide_reads_the_user_agent_from_the_header(client: TestClient) -> None
     assert broken.status_code == 422
 
 
+def test_decide_reads_the_client_hints_with_the_header_user_agent(client: TestClient) -> None:
+    reduced = ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/124.0.0.0 Safari/537.36")  # fmt: skip
+    headers = {"X-API-Key": SITE_KEY, "User-Agent": reduced}
+    body = {"session_id": "s-ch", "slots": ["hero"]}
+    plain = client.post("/v1/decide", headers=headers, json=body).json()
+    assert plain["situation"]["device"] == "tablet"  # Chrome's reduced agent without "Mobile"
+    hinted = client.post("/v1/decide", json=body, headers={
+        **headers, "Sec-CH-UA-Mobile": "?1", "Sec-CH-UA-Platform": '"Android"'})  # fmt: skip
+    assert hinted.json()["situation"]["device"] == "mobile"
+
+
 def test_demo_page_carries_the_snippet_and_the_site_key(client: TestClient) -> None:
     german = client.get("/demo")
     assert german.status_code == 200

@@ -134,3 +134,102 @@ def test_repeated_agents_come_from_the_cache() -> None:
     detector.detect(IPHONE)
     detector.detect(IPAD)
     assert detector.cache_info()["size"] == 2
+
+
+# Chrome's reduced agent: "Android 10; K" whatever the device, "Mobile" only on phones.
+REDUCED_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(
+    ("hints", "kind"),
+    [
+        ({}, "tablet"),  # no "Mobile", nothing else known: Google's convention says tablet
+        ({"mobile": True, "platform": "Android"}, "mobile"),
+        ({"model": "SM-S918B"}, "mobile"),  # Galaxy S23 Ultra
+        ({"model": "SM-X710", "mobile": False, "platform": "Android"}, "tablet"),  # Galaxy Tab S9
+        ({"mobile": False, "platform": "Android", "model": "BRAVIA 4K VH2"}, "tv"),
+    ],
+)
+def test_client_hints_decide_what_the_reduced_agent_hides(
+    detector: DeviceDetector, hints: dict[str, object], kind: str
+) -> None:
+    assert detector.detect(REDUCED_ANDROID, **hints).type == kind  # type: ignore[arg-type]
+
+
+def test_client_hints_make_a_reduced_desktop_agent_a_desktop(detector: DeviceDetector) -> None:
+    # A desktop-mode request from an unknown Linux build, with hints saying "not mobile, Linux".
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0"
+    assert detector.detect(agent, mobile=False, platform="Linux").type == "desktop"
+    assert detector.detect(REDUCED_ANDROID, mobile=True).type == "mobile"
+    # The cache keys on the hints too: the same agent without them is still the tablet.
+    assert detector.detect(REDUCED_ANDROID).type == "tablet"
+
+
+@pytest.mark.parametrize(
+    ("agent", "kind"),
+    [
+        ("Dalvik/2.1.0 (Linux; U; Android 9; Redmi Note 7 Build/PKQ1.180904.001)", "mobile"),
+        ("Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)", "mobile"),
+        ("Dalvik/2.1.0 (Linux; U; Android 11; QX-4711 Build/RP1A.200720.011)", "mobile"),
+        ("Dalvik/2.1.0 (Linux; U; Android 12; SM-X200 Build/SP1A.210812.016)", "tablet"),
+        ("Dalvik/2.1.0 (Linux; U; Android 9; BRAVIA 4K UR2 Build/PTT1.190515.001.S52)", "tv"),
+    ],
+)
+def test_dalvik_apps_read_as_the_device_they_run_on(
+    detector: DeviceDetector, agent: str, kind: str
+) -> None:
+    device = detector.detect(agent)
+    assert (device.type, device.is_bot) == (kind, False)
+
+
+@pytest.mark.parametrize(
+    ("agent", "kind"),
+    [
+        (
+            "Microsoft Office Word/16.78.1008 (Mac OS/14.0; Desktop; de-DE; NonAppStore; "
+            "Apple/Mac14,9)",
+            "desktop",
+        ),
+        (
+            "Microsoft Office Excel/2.79.1 (iOS/17.1; Tablet; de-DE; AppStore; Apple/iPad13,1)",
+            "tablet",
+        ),
+        ("WhatsApp/2.23.20.0 Android/13 Device/samsung-SM-A536B", "mobile"),
+        (
+            "Mozilla/5.0 (Linux; Android 8.1.0; XBot Junior) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) Chrome/87.0.4280.101 Mobile Safari/537.36",
+            "mobile",
+        ),
+    ],
+)
+def test_office_whatsapp_and_phones_called_bot_are_people(
+    detector: DeviceDetector, agent: str, kind: str
+) -> None:
+    device = detector.detect(agent)
+    assert not device.is_bot
+    assert device.type == kind
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, "
+        "like Gecko) Chrome/124.0.6367.118 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
+        "+http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; "
+        "+https://openai.com/gptbot",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "python-requests/2.31.0",
+        "curl/8.4.0",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/124.0.0.0 Safari/537.36",
+    ],
+)
+def test_real_crawlers_are_bots(detector: DeviceDetector, agent: str) -> None:
+    device = detector.detect(agent)
+    assert device.is_bot and device.type == "bot"

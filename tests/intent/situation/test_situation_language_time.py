@@ -54,6 +54,35 @@ def test_too_little_text_falls_back_to_the_header(languages: LanguageReader) -> 
     assert (found.code, found.source) == ("de", "accept_language")
 
 
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/de/", "de"),
+        ("/de/zelte/leichtes-zelt", "de"),
+        ("/DE-de/zelte", "de"),
+        ("/en-gb/tents", "en"),
+        ("/en_US", "en"),
+        ("/en", "en"),
+        ("/fr/tentes", None),  # not a language the site serves
+        ("/id/4711", None),  # an id folder, not Indonesian
+        ("/produkte/de/", None),  # only the first segment counts
+        ("/deutsch/", None),
+        (None, None),
+    ],
+)
+def test_landing_page_language_folder_counts_when_nothing_better_is_known(
+    languages: LanguageReader, path: str | None, code: str | None
+) -> None:
+    found = languages.read(None, None, path)
+    assert (found.code, found.source) == (code, "url_path" if code else "none")
+
+
+def test_header_and_text_outrank_the_path(languages: LanguageReader) -> None:
+    assert languages.read("en-US", None, "/de/zelte").source == "accept_language"
+    found = languages.read(None, "Wo finde ich die nächste Filiale mit Parkplatz?", "/en/stores")
+    assert (found.code, found.source) == ("de", "text")
+
+
 def test_text_in_an_unserved_language_is_not_claimed() -> None:
     german_only = LanguageReader(["de"])
     found = german_only.read(None, "I would like to cancel my subscription, please.")

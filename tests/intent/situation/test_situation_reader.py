@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from intent.errors import EvidenceRuleError
-from intent.situation import ContextInput, SituationReader
+from intent.situation import ContextInput, SituationReader, client_hints
 from intent.situation.evidence import EvidenceRules
 
 IPHONE = (
@@ -143,3 +143,16 @@ def test_invalid_rules_are_rejected_with_the_rule_named(
     path.write_text("rules:\n" + "\n".join("  " + line for line in rule.splitlines()))
     with pytest.raises(EvidenceRuleError, match=message):
         EvidenceRules.load(path)
+
+
+def test_client_hints_are_read_from_forwarded_headers() -> None:
+    headers = {
+        "sec-ch-ua-mobile": "?1",
+        "sec-ch-ua-platform": '"Android"',
+        "sec-ch-ua-model": '""',  # desktop Chrome sends an empty model
+        "user-agent": "ignored here",
+    }
+    assert client_hints(headers) == {"sec_ch_ua_mobile": True, "sec_ch_ua_platform": "Android"}
+    assert client_hints({"sec-ch-ua-mobile": "yes"}) == {}
+    context = ContextInput(user_agent="Mozilla/5.0", **client_hints(headers))  # type: ignore[arg-type]
+    assert (context.sec_ch_ua_mobile, context.sec_ch_ua_platform) == (True, "Android")

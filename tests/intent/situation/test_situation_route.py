@@ -64,3 +64,41 @@ def test_a_100kb_user_agent_is_read(client: TestClient) -> None:
     response = client.post("/v1/situation", json={"context": {"user_agent": "A" * 100_000}})
     assert response.status_code == 200
     assert response.json()["device"]["type"] == "bot"
+
+
+REDUCED_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(
+    ("hints", "kind"),
+    [
+        ({}, "tablet"),
+        ({"sec_ch_ua_mobile": "?1", "sec_ch_ua_platform": '"Android"'}, "mobile"),
+        ({"sec_ch_ua_mobile": True}, "mobile"),
+        ({"sec_ch_ua_model": '"SM-S918B"'}, "mobile"),
+        ({"sec_ch_ua_mobile": "?0", "sec_ch_ua_model": '"SM-X710"'}, "tablet"),
+    ],
+)
+def test_client_hints_in_the_context_change_the_device_type(
+    client: TestClient, hints: dict[str, Any], kind: str
+) -> None:
+    context = {"user_agent": REDUCED_ANDROID, **hints}
+    response = client.post("/v1/situation", json={"context": context})
+    assert response.status_code == 200
+    assert response.json()["device"]["type"] == kind
+
+
+def test_a_malformed_mobile_hint_is_422(client: TestClient) -> None:
+    context = {"user_agent": REDUCED_ANDROID, "sec_ch_ua_mobile": "maybe"}
+    assert client.post("/v1/situation", json={"context": context}).status_code == 422
+
+
+def test_a_german_landing_page_without_accept_language_is_german(client: TestClient) -> None:
+    response = client.post(
+        "/v1/situation", json={"context": {"url": "https://shop.example/de/zelte/leichtes-zelt"}}
+    )
+    assert response.status_code == 200
+    assert response.json()["language"] == {"code": "de", "source": "url_path"}

@@ -27,7 +27,6 @@ from content_pool.models import (
     ContentDraft,
     ContentItem,
 )
-from content_pool.pool import ContentPool
 from content_pool.render import (
     SAMPLE_FIRST_NAME,
     SAMPLE_PROFILE,
@@ -38,6 +37,7 @@ from content_pool.render import (
 from content_pool.storage import ContentStore
 from personalization.decisions.ranking import LIFECYCLE_STAGES
 from service.console.web import CsrfDep, SessionDep, page
+from service.deps import catalog_of
 
 router = APIRouter(prefix="/console/content", include_in_schema=False)
 
@@ -46,18 +46,17 @@ _LANG_SUFFIXES = {"de": "en", "en": "de"}
 
 
 def _store(request: Request) -> ContentStore:
-    store: ContentStore = request.state.content_store
+    store: ContentStore = request.state.components.content_store
     return store
 
 
 def _renderer(request: Request) -> Renderer:
-    renderer: Renderer = request.state.content_renderer
+    renderer: Renderer = request.state.components.content_renderer
     return renderer
 
 
 def _catalog(request: Request) -> ContentCatalog:
-    pool: ContentPool | None = getattr(request.state, "content_pool", None)
-    return ContentCatalog(_store(request), _renderer(request), pool)
+    return catalog_of(request.state.components)
 
 
 def _split(value: str | None) -> list[str]:

@@ -256,6 +256,9 @@ def _candidates(
         features, context, text_vector=text_vector,
         phase_confidence=confidences[0], moment_confidence=confidences[1],
     )  # fmt: skip
+    about = parts.ranker.focus(terms, context)
+    if about is not None and (eligible & about).any():  # a clear interest: only its items compete
+        eligible = eligible & about
     return SlotCandidates(features, eligible, terms, parts.ranker.fit(terms))
 
 

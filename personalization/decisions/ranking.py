@@ -83,6 +83,9 @@ class ScoringWeights:
     lifecycle: float = 0.10
     priority: float = 0.05
     topic: float = 0.50
+    topic_focus: float = 0.40
+    """An interest of the moment at least this clear lets only the items about it compete in a
+    slot that has any (the policy still explores among them); above 1 it never does."""
     ctr_floor: float = 0.01
     ctr_ceiling: float = 0.20
 
@@ -98,9 +101,11 @@ class ScoringWeights:
             raise ValueError("at least one scoring weight must be positive")
         if not 0.0 < self.ctr_floor < self.ctr_ceiling < 1.0:
             raise ValueError("need 0 < ctr_floor < ctr_ceiling < 1")
+        if not self.topic_focus >= 0.0:
+            raise ValueError("topic_focus must be a confidence >= 0 (above 1: never focus)")
 
     def vector(self) -> np.ndarray:
-        """The term weights in :data:`TERMS` order."""
+        """The term weights in :data:`TERMS` order (``topic_focus`` is not one)."""
         return np.asarray([getattr(self, name) for name in TERMS], dtype=np.float64)
 
     def prior_ctr(self, fit: np.ndarray) -> np.ndarray:
@@ -335,6 +340,18 @@ class Ranker:
             on_topic = 0.5 + clarity * (match - 0.5)
             out[:, 6] = np.where(features.categories.any(axis=1), on_topic, 0.5)
         return out
+
+    def focus(self, terms: np.ndarray, context: DecisionContext) -> np.ndarray | None:
+        """The rows about a clear interest of the moment, or ``None`` when none is clear.
+
+        An item is about it when its topic term is above neutral: one of its categories is the
+        strongest interest, or another one at least half as strong.
+        """
+        clarity = max(context.interests.values(), default=0.0)
+        if clarity < self.weights.topic_focus or len(terms) == 0:
+            return None
+        about: np.ndarray = terms[:, _TOPIC] > 0.5
+        return about
 
     def fit(self, terms: np.ndarray) -> np.ndarray:
         """The weighted fit in ``[0, 1]`` per row of :meth:`terms`."""

@@ -187,3 +187,17 @@ def test_without_an_interest_the_other_terms_keep_their_share() -> None:
     assert list(neutral) == pytest.approx(
         list(Ranker(before).fit(Ranker(before).terms(features, context(phase="purchase",
                                                                           moment="buy")))))
+
+
+def test_a_clear_interest_lets_only_its_items_compete() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    ranker = Ranker()
+    clear = context(interests={"camping": 0.55})
+    about = ranker.focus(ranker.terms(features, clear), clear)
+    assert about is not None
+    assert [item.id for item, on in zip(TOPICAL, about, strict=True) if on] == ["tents"]
+    vague = context(interests={"camping": 0.3})
+    assert ranker.focus(ranker.terms(features, vague), vague) is None
+    assert ranker.focus(ranker.terms(features, context()), context()) is None
+    never = Ranker(ScoringWeights(topic_focus=1.1))
+    assert never.focus(never.terms(features, clear), clear) is None

@@ -37,7 +37,7 @@ from personalization.profiles.importing import (
     format_of,
 )
 from service.backend import open_backend
-from service.components import profile_policy
+from service.factories import profile_policy
 from service.settings import Settings
 
 import_app = typer.Typer(help="Import profiles (a CRM export) and orders (a shop export).",

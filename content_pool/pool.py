@@ -104,6 +104,10 @@ class ContentPool:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    def slots(self) -> frozenset[str]:
+        """The slots that have live items."""
+        return frozenset(slot for slot, _, _ in self._buckets)
+
     def get(self, item_id: str) -> ContentItem | None:
         """The live item with this id, if any."""
         return self._by_id.get(item_id)

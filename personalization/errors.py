@@ -13,7 +13,8 @@ PersonalizationError
 ├── ABTestConflict                        the change is not possible in the test's state
 ├── InvalidABTest (ValueError)            a test definition that cannot be accepted
 ├── SegmentNotFound (LookupError)         no segment of that name
-└── InvalidSegment (ValueError)           a segment definition that cannot be accepted
+├── InvalidSegment (ValueError)           a segment definition that cannot be accepted
+└── UnknownSlot (ValueError)              a decision asks for a slot no live content has
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ class InvalidSegment(PersonalizationError, ValueError):
 
 class InvalidLinkRequest(PersonalizationError, ValueError):
     """A token cannot be issued as asked (bad profile id, ttl out of range)."""
+
+
+class UnknownSlot(PersonalizationError, ValueError):
+    """A decision names a slot that no live content item has (a typo, or content not yet live)."""
 
 
 STORE_ERRORS: tuple[type[Exception], ...] = (StoreUnavailable, RedisError, OSError)

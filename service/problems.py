@@ -48,6 +48,7 @@ PROBLEMS: Mapping[type[BaseException], tuple[int, str]] = MappingProxyType({
     personalization_errors.InvalidABTest: (422, "Invalid A/B test"),
     personalization_errors.SegmentNotFound: (404, "Segment not found"),
     personalization_errors.InvalidSegment: (422, "Invalid segment"),
+    personalization_errors.UnknownSlot: (422, "Unknown slot"),
     personalization_errors.InvalidLinkRequest: (422, "Invalid link request"),
     personalization_errors.PersonalizationError: (400, "Personalization request failed"),
     # content_pool/

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,7 +60,12 @@ from personalization.decisions.placement import Placement, place
 from personalization.decisions.policies import BanditState
 from personalization.decisions.recording import log_decision, stats_key, writes
 from personalization.decisions.understanding import Understanding, understand
-from personalization.errors import DecisionNotFound, InvalidEvent, PersonalizationError
+from personalization.errors import (
+    DecisionNotFound,
+    InvalidEvent,
+    PersonalizationError,
+    UnknownSlot,
+)
 
 __all__ = [
     "CONTROL", "TREATMENT", "AudienceSegments", "ConsentedProfiles", "Decider", "DeciderOptions",
@@ -151,6 +156,7 @@ class Decider:
         be logged; everything else degrades.
         """
         await self._maybe_refresh(now)
+        self._check_slots(request.slots)
         parts, options = self.parts, self.options
         earlier = await self._visit_so_far(request, now)
         understanding = understand(
@@ -167,6 +173,16 @@ class Decider:
         planned = writes(parts, options, self.bandit, request, decision, gathered, placement, now)
         return await log_decision(parts, options, decision, planned, unit=gathered.unit,
                                   profile_id=request.profile_id)  # fmt: skip
+
+    def _check_slots(self, slots: Sequence[str]) -> None:
+        """Raise :class:`UnknownSlot` for a slot no live item has (while the pool has any: an
+        empty pool is a store that has not answered yet, and the page gets empty slots)."""
+        known = self.pool.slots()
+        unknown = [slot for slot in slots if slot not in known]
+        if known and unknown:
+            raise UnknownSlot(
+                f"no live content for slot {unknown[0]!r}; known slots: {', '.join(sorted(known))}"
+            )
 
     async def _visit_so_far(self, request: DecisionRequest, now: datetime) -> dict[str, float]:
         """The interests of the moment of the session's earlier requests (empty if unknown)."""

@@ -81,6 +81,7 @@ class Gathered:
     stats_failed: bool
     next_action: dict[str, Any] | None
     degraded: bool
+    crawler: bool = False
 
     @property
     def group(self) -> str:
@@ -121,7 +122,7 @@ async def gather(
         context=context, unit=unit, control=control, bandit_context=bandit_context, caps=caps,
         audience=audience, variants=variants, candidates=candidates, stats=stats,
         stats_failed=stats_failed, next_action=next_action,
-        degraded=degraded or segments_failed or advice_failed,
+        degraded=degraded or segments_failed or advice_failed, crawler=understanding.is_bot,
     )  # fmt: skip
 
 

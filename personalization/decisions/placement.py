@@ -178,10 +178,10 @@ def _defaults(
     parts: DeciderParts, slot: _Slot, gathered: Gathered, rendering: Rendering
 ) -> SlotPlacement:
     reason = (
-        "control group: the slot's default"
-        if gathered.control
-        else ("no eligible item: the slot's default")
-    )
+        "crawler: the slot's default" if gathered.crawler
+        else "control group: the slot's default" if gathered.control
+        else "no eligible item: the slot's default"
+    )  # fmt: skip
     context = gathered.context
     defaults = parts.pool.defaults(slot.name, context.language, slot.request.channel, slot.now)
     kept, _ = Eligibility(parts.pool).filter(

@@ -21,6 +21,19 @@ CLIENT_HINT_HEADERS: Final = {
 }
 
 
+def from_headers(context: ContextInput, headers: Mapping[str, str]) -> ContextInput:
+    """``context`` with the User-Agent and its client hints taken from the request's own
+    ``headers`` (lower-case names) when the caller left the agent out, as the snippet does.
+
+    Every route that reads a visitor's situation (decide, chat, situation) reads it this way,
+    so they agree on the same browser.
+    """
+    agent = headers.get("user-agent")
+    if context.user_agent is not None or not agent:
+        return context
+    return context.model_copy(update={"user_agent": agent[:1000], **client_hints(headers)})
+
+
 def client_hints(headers: Mapping[str, str], max_length: int = 200) -> dict[str, str | bool]:
     """The client-hint context fields that ``headers`` (lower-case names) carry, parsed.
 

@@ -27,7 +27,7 @@ from content_pool.models import ContentItem
 from content_pool.pool import ContentPool
 from intent.errors import ModelNotReady
 from intent.service import IntentService
-from intent.situation.context import ContextInput, client_hints
+from intent.situation.context import ContextInput, from_headers
 from personalization.automation.next_action import NextAction, NextActionPlanner
 from personalization.automation.person import Person, person_of
 from personalization.conversation.memory import (
@@ -240,10 +240,7 @@ async def chat(
 
     # The reply chosen for the intent is the decision's choice for the slot: logged (feedback
     # on it counts), rendered with what the person consented to, not learned by the bandit.
-    context = body.context
-    if context.user_agent is None and request.headers.get("user-agent"):
-        context = context.model_copy(update={
-            "user_agent": request.headers["user-agent"][:1000], **client_hints(request.headers)})
+    context = from_headers(body.context, request.headers)
     decision = await decider.decide(
         DecisionRequest(
             session_id=body.session_id, profile_id=body.profile_id, slots=[SLOT],

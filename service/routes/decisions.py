@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
 
-from intent.situation.context import client_hints
+from intent.situation.context import from_headers
 from personalization.clock import system_clock
 from personalization.decisions.links import identify
 from personalization.decisions.models import Decision, DecisionRequest, Feedback
@@ -38,10 +38,7 @@ async def decide(
     link_signer: LinkSignerDep,
 ) -> Decision:
     now = system_clock()
-    agent = request.headers.get("user-agent")
-    if body.context.user_agent is None and agent:  # the snippet leaves it to the header
-        body = body.model_copy(update={"context": body.context.model_copy(
-            update={"user_agent": agent[:1000], **client_hints(request.headers)})})
+    body = body.model_copy(update={"context": from_headers(body.context, request.headers)})
     # A signed newsletter-link token in the page URL names the person (and is stripped).
     body, _visit = identify(link_signer, body, now=now)
     decision = await decider.decide(body, now)

@@ -8,10 +8,11 @@ time and the situation evidence that the intent fusion would receive. A malforme
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from intent.situation import ContextInput, Situation
+from intent.situation.context import from_headers
 from service.deps import SituationReaderDep
 
 router = APIRouter(prefix="/v1", tags=["situation"])
@@ -23,10 +24,13 @@ class SituationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     context: ContextInput = Field(default_factory=ContextInput)
-    text: str | None = Field(default=None, max_length=10_000)
+    text: str | None = Field(default=None, max_length=2000)  # as /v1/decide
 
 
 @router.post("/situation", summary="Read the situation of a context")
-def read_situation(body: SituationRequest, reader: SituationReaderDep) -> Situation:
-    """Return the situation Kairos reads from ``body.context``."""
-    return reader.read(body.context, text=body.text)
+def read_situation(
+    request: Request, body: SituationRequest, reader: SituationReaderDep
+) -> Situation:
+    """Return the situation Kairos reads from ``body.context``, completed from the request's
+    headers as ``/v1/decide`` completes it (the User-Agent and its client hints)."""
+    return reader.read(from_headers(body.context, request.headers), text=body.text)

@@ -99,3 +99,21 @@ def test_an_unknown_slot_is_a_clear_422(backend_client: TestClient) -> None:
     problem = response.json()
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "'heroo'" in problem["detail"] and "hero" in problem["detail"]
+
+
+def test_decide_and_situation_read_the_same_browser_the_same_way(
+    backend_client: TestClient,
+) -> None:
+    headers = {**SITE, "User-Agent": "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 "
+               "(KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
+               "Sec-CH-UA-Mobile": "?0", "Sec-CH-UA-Platform": '"Android"',
+               "Sec-CH-UA-Model": '"SM-X200"'}  # fmt: skip
+    context = {"url": f"{SHOP}/de/klettern/seile"}
+    situation = backend_client.post("/v1/situation", headers=headers,
+                                    json={"context": context}).json()  # fmt: skip
+    decision = backend_client.post("/v1/decide", headers=headers, json={
+        "session_id": "s-same", "slots": ["hero"], "context": context}).json()  # fmt: skip
+    assert situation["device"]["type"] == decision["situation"]["device"] == "tablet"
+    assert situation["language"]["code"] == decision["situation"]["language"] == "de"
+    assert [i["category"] for i in situation["interests"]] == list(
+        decision["situation"]["interests"]) == ["climbing"]

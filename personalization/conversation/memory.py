@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from personalization.store.keys import session_owner
 from personalization.store.protocols import PersonalRecords
 
 PART = "conversation"
@@ -267,10 +268,8 @@ class ConversationMemory:
         self.ttl = ttl
         self.max_entities = max_entities
 
-    @staticmethod
-    def owner(profile_id: str | None, session_id: str) -> str:
-        """Whose records hold the conversation: the profile, else the anonymous session."""
-        return profile_id or f"s-{session_id}"
+    owner = staticmethod(session_owner)
+    """Whose records hold the conversation: the profile, else the anonymous session."""
 
     async def load(
         self, owner: str, session_id: str, now: datetime | None = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from personalization.store.keys import session_owner
 from personalization.store.protocols import PersonalRecords
 
 PART = "visit"
@@ -55,10 +56,8 @@ class VisitMemory:
         self.carry = carry
         self.limit = limit
 
-    @staticmethod
-    def owner(profile_id: str | None, session_id: str) -> str:
-        """Whose records hold the visit: the profile, else the anonymous session."""
-        return profile_id or f"s-{session_id}"
+    owner = staticmethod(session_owner)
+    """Whose records hold the visit: the profile, else the anonymous session."""
 
     async def recall(self, owner: str, session_id: str, now: datetime) -> dict[str, float]:
         """The interests remembered for the session; empty when none or expired."""

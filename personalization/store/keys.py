@@ -26,6 +26,12 @@ PROFILE_PARTS: tuple[str, ...] = (
 )
 
 
+def session_owner(profile_id: str | None, session_id: str) -> str:
+    """Whose per-person records hold the state of a session (a conversation, a visit): the
+    profile, so ``erase`` forgets it, else the anonymous session ``s-<session_id>``."""
+    return profile_id or f"s-{session_id}"
+
+
 def _check_id(value: str) -> str:
     # Braces would break the hash tag; the API validates ids, this guards programmer errors.
     assert value and "{" not in value and "}" not in value, f"bad id for a key: {value!r}"

@@ -221,10 +221,11 @@ async def _build(settings: Settings, backend: Backend) -> Components:
     pool = ContentPool(content_store)
     intent = await intent_service(settings)
     taxonomy = load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY)
+    # One reader for the interest of the moment (decisions) and the topics of events (profiles).
+    interests = InterestReader(taxonomy, encoder=intent.encoder if intent else None)
     situation_reader = SituationReader(
         internal_hosts=settings.internal_hosts, languages=settings.languages,
-        default_timezone=settings.default_timezone,
-        interests=InterestReader(taxonomy, encoder=intent.encoder if intent else None),
+        default_timezone=settings.default_timezone, interests=interests,
     )  # fmt: skip
 
     planner = build_planner(settings, pool, store, sensitivity)
@@ -245,7 +246,7 @@ async def _build(settings: Settings, backend: Backend) -> Components:
     listeners: tuple[EventListener, ...] = (automation, abtests) + (
         (schedules,) if schedules is not None else ())
     profiles = profile_service(settings, backend, listeners=listeners,
-                               erasers=(scheduler.erase_person,))  # fmt: skip
+                               erasers=(scheduler.erase_person,), interests=interests)  # fmt: skip
 
     the_decider = decider(
         settings, store, pool, renderer,

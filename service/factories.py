@@ -20,6 +20,7 @@ from content_pool.render import Renderer
 from content_pool.storage import ContentStore, import_items
 from content_pool.yaml_io import load_dir
 from intent.encoder import build_encoder
+from intent.interest import InterestReader
 from intent.service import IntentService
 from intent.situation.reader import SituationReader
 from personalization.automation.next_action import NextActionPlanner, QuietHours
@@ -93,14 +94,17 @@ def profile_service(
     *,
     listeners: tuple[EventListener, ...] = (),
     erasers: tuple[Callable[[str], Awaitable[object]], ...] = (),
+    interests: InterestReader | None = None,
 ) -> ProfileService:
     """The profile service; with ``KAIROS_REACTIONS_IN_WORKER`` it leaves changes in a feed
-    for ``kairos worker`` instead of running ``listeners`` inline."""
+    for ``kairos worker`` instead of running ``listeners`` inline. With ``interests`` it reads
+    the topics of events that name no category into the affinities."""
     lease = timedelta(seconds=settings.action_lease_seconds)
     changes = backend.change_feed(lease=lease) if settings.reactions_in_worker else None
     return ProfileService(backend.store, clock=system_clock, policy=profile_policy(settings),
                           listeners=listeners, erasers=erasers,
-                          max_carried_events=settings.max_events_per_profile, changes=changes)
+                          max_carried_events=settings.max_events_per_profile, changes=changes,
+                          interests=interests)
 
 
 async def intent_service(settings: Settings) -> IntentService | None:

@@ -10,9 +10,9 @@ the store applies each id once per profile, so retries are safe. ``timestamp`` i
 
 ========================  ============================================================
 page_view                 url, title, category, topics
-product_view              product_id, category, price, topics
+product_view              product_id, name, url, category, price, topics
 search                    query, category
-add_to_cart               product_id, category, quantity, price, currency
+add_to_cart               product_id, name, category, quantity, price, currency
 remove_from_cart          product_id, quantity (missing: all)
 checkout_started          value, currency
 purchase                  order_id, value, currency, items [{product_id, category, ...}]
@@ -28,6 +28,12 @@ custom                    name, category, data (small free-form map)
 
 Any event may also carry ``situation`` (the situation variables of the visit, e.g. device, source,
 language, country) and ``intent`` (what the intent recogniser said about this interaction).
+
+``inferred`` is written by Kairos, never taken from the caller: when a behavioural event names no
+category but says what it is about (its ``url``, search ``query``, page ``title`` or product
+``name``), the profile service reads the topics from that text and keeps them here, each with
+its confidence (:class:`InferredTopic`), so the stored event says which affinities were inferred
+and a replay adds exactly what the first application added.
 
 :func:`~personalization.profiles.event_parsing.parse_events` validates a batch and reports each bad
 event with its index and reason.
@@ -104,6 +110,13 @@ class IntentSignal(_Model):
     confidence: float = Field(default=1.0, ge=0, le=1)
 
 
+class InferredTopic(_Model):
+    """A topic Kairos read from an event's texts (not named by the caller), with its confidence."""
+
+    category: Label
+    confidence: float = Field(ge=0, le=1)
+
+
 # -- properties per type --------------------------------------------------------------------------
 class PageViewProperties(_Model):
     url: Annotated[str, StringConstraints(max_length=2048)] | None = None
@@ -114,6 +127,8 @@ class PageViewProperties(_Model):
 
 class ProductViewProperties(_Model):
     product_id: EventId
+    name: ShortText | None = None
+    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
     category: Label | None = None
     price: Money | None = None
     topics: list[Label] = Field(default_factory=list, max_length=10)
@@ -126,6 +141,7 @@ class SearchProperties(_Model):
 
 class CartItemProperties(_Model):
     product_id: EventId
+    name: ShortText | None = None
     category: Label | None = None
     quantity: int = Field(default=1, ge=1, le=10_000)
     price: Money = 0.0
@@ -214,6 +230,7 @@ class _EventBase(_Model):
         default=None, max_length=16
     )
     intent: IntentSignal | None = None
+    inferred: list[InferredTopic] | None = Field(default=None, max_length=5)
 
     @model_validator(mode="after")
     def _names_a_person(self) -> _EventBase:

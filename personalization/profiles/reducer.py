@@ -51,7 +51,8 @@ class Reduction:
     transitions: list[Transition]
 
 
-def _labels(event: Event) -> list[str]:
+def labels_of(event: Event) -> list[str]:
+    """The categories and topics the caller named in ``event``, in order, without repeats."""
     props = event.properties
     labels: list[str] = []
     category = getattr(props, "category", None)
@@ -192,14 +193,25 @@ def _apply_one(p: Profile, e: Event, now: datetime, policy: ProfilePolicy) -> No
         marks = sorted([*p.last_intents, mark], key=lambda m: m.at)
         p.last_intents = marks[-policy.max_intents:]
     weight = policy.affinity.weight(e.type)
-    labels = _labels(e)
-    if weight > 0 and labels:
-        scores, ref = affinity.add(p.affinities.scores, p.affinities.at,
-                                   dict.fromkeys(labels, weight), at, policy.affinity)
+    contributions = _contributions(e, weight)
+    if contributions:
+        scores, ref = affinity.add(p.affinities.scores, p.affinities.at, contributions, at,
+                                   policy.affinity)
         p.affinities.scores, p.affinities.at = scores, ref
     handler = _HANDLERS.get(e.type)
     if handler is not None:
         handler(p, e, at, policy)
+
+
+def _contributions(e: Event, weight: float) -> dict[str, float]:
+    """What ``e`` adds to each affinity: the named labels count fully; without any, the inferred
+    topics count by their confidence (a weak reading adds less)."""
+    if weight <= 0:
+        return {}
+    labels = labels_of(e)
+    if labels:
+        return dict.fromkeys(labels, weight)
+    return {t.category: weight * t.confidence for t in e.inferred or () if t.confidence > 0}
 
 
 def _new_profile(profile_id: str, anonymous: bool, now: datetime, policy: ProfilePolicy) -> Profile:

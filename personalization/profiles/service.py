@@ -16,6 +16,13 @@ changed, with the events newly applied and the lifecycle transitions they caused
 over from an anonymous profile by a merge are history, not news, and are not passed again). A
 failing listener is logged and does not fail the ingestion: the events are stored already.
 
+With an interest reader (``interests=``), events that name no category but say what they are
+about (a URL, a search query, a title, a product name) get the topics read from those texts
+(:mod:`personalization.profiles.topics`) before they are stored, marked as ``inferred`` in the
+stored event; the reducer adds them to the affinities weighted by their confidence. Like named
+categories, inferred affinities are kept for every profile; only their *use* needs the person's
+personalisation consent (:func:`~personalization.profiles.consent.profile_for_decision`).
+
 Without a change feed the listeners run inside :meth:`ProfileService.ingest`, before it returns.
 With one (``changes=``, see :mod:`personalization.profiles.reactions`) ``ingest`` appends one change
 per changed profile to the feed instead and returns; whoever consumes the feed calls :meth:`react`,
@@ -31,6 +38,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from intent.interest import InterestReader
 from personalization.clock import Clock, system_clock
 from personalization.errors import STORE_ERRORS, ProfileNotFound
 from personalization.profiles import identity
@@ -48,6 +56,7 @@ from personalization.profiles.events import (
 from personalization.profiles.profile import Profile, ProfilePolicy, Transition
 from personalization.profiles.reactions import ChangeFeed
 from personalization.profiles.reducer import reduce
+from personalization.profiles.topics import EventTopics
 from personalization.store.protocols import (
     DecisionsOfPerson,
     Document,
@@ -98,8 +107,10 @@ class ProfileService:
         erasers: Sequence[Callable[[str], Awaitable[object]]] = (),
         max_carried_events: int = 1000,
         changes: ChangeFeed | None = None,
+        interests: InterestReader | None = None,
     ) -> None:
         self.store = store
+        self.topics = EventTopics(interests) if interests is not None else None
         self.changes = changes
         self.clock = clock
         self.policy = policy or ProfilePolicy()
@@ -129,6 +140,11 @@ class ProfileService:
         """
         now = self.clock()
         events = [e if e.timestamp else e.model_copy(update={"timestamp": now}) for e in events]
+        if self.topics is not None:
+            events = self.topics.infer(events)
+        else:  # only Kairos infers: a caller's ``inferred`` is never kept
+            events = [e.model_copy(update={"inferred": None}) if e.inferred else e
+                      for e in events]
         merges = {a: k for a, k in identity.merges_in(events).items()
                   if await identity.mergeable(self.store, a)}
         groups: dict[str, list[Event]] = {}

@@ -110,3 +110,21 @@ def test_unreachable_store_is_a_503_with_retry_after(app_client: AppClient) -> N
     assert answer.status_code == 503
     assert answer.headers["retry-after"]
     assert answer.json()["title"] == "Store unavailable"
+
+
+def test_the_topics_of_pages_and_searches_feed_the_affinities(client: TestClient, who: str) -> None:
+    batch = [
+        event("t1", "page_view", who,
+              properties={"url": "https://shop.example/de/zelte/ultraleicht"}),
+        event("t2", "search", who, properties={"query": "wanderschuhe"}),
+        event("t3", "page_view", who, properties={"url": "/de/zelte", "category": "climbing"}),
+    ]
+    answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
+    assert answer.status_code == 200 and answer.json()["accepted"] == ["t1", "t2", "t3"]
+    profile = client.get(f"/v1/profiles/{who}", headers=ADMIN).json()
+    scores = profile["affinities"]["scores"]
+    assert set(scores) == {"camping", "hiking", "climbing"}  # the named category wins in t3
+    assert scores["camping"] < scores["climbing"]  # a path reads 0.55: it adds less
+    stored = client.get(f"/v1/profiles/{who}/export", headers=ADMIN).json()["events"]
+    assert {e["event_id"]: [t["category"] for t in e.get("inferred", [])] for e in stored} == {
+        "t1": ["camping"], "t2": ["hiking"], "t3": []}

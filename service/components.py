@@ -10,10 +10,10 @@ store).
 The order, each step using only what came before::
 
     backend -> sensitivity, definitions, segments, A/B tests, link signer
-            -> content store, renderer, pool, situation reader, intent model
+            -> content store, renderer, pool, intent model, taxonomy (shared), situation reader
             -> planner, scheduler, automation, schedules
             -> profile service (listeners: automation, A/B goals, schedules)
-            -> decider -> readiness -> background tasks (sweep, in-app worker)
+            -> decider -> readiness -> background tasks (sweep, in-app worker, taxonomy reload)
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ How a query matches, chosen for a marketer asking "what would serve this?":
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,17 +89,26 @@ _PARAMS = ("slot", "channel", "language", "status", "phase", "moment", "category
 class ContentCatalog:
     """Checked, versioned edits of the content pool, and its filtered list.
 
+    ``known_categories``, when given, returns the category ids an item may name in
+    ``targeting.categories`` (the interest taxonomy); an item naming another is refused.
+
     >>> catalog = ContentCatalog(store, Renderer(), pool)
     >>> item = await catalog.save(draft, expected_version=0)      # create
     >>> await catalog.find(ContentQuery(slot="hero"))
     """
 
     def __init__(
-        self, store: ContentStore, renderer: Renderer, pool: ContentPool | None = None
+        self,
+        store: ContentStore,
+        renderer: Renderer,
+        pool: ContentPool | None = None,
+        *,
+        known_categories: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self.store = store
         self.renderer = renderer
         self.pool = pool
+        self.known_categories = known_categories
 
     async def find(self, query: ContentQuery) -> list[ContentItem]:
         """The current version of every matching item, ordered by id."""
@@ -115,6 +124,9 @@ class ContentCatalog:
             draft = ContentDraft.model_validate(data)
         except ValidationError as exc:
             return None, field_errors(exc)
+        unknown = self._unknown_categories(draft)
+        if unknown:
+            return None, unknown
         try:
             self.renderer.validate(draft)
         except InvalidContent as exc:
@@ -128,11 +140,27 @@ class ContentCatalog:
         :class:`~content_pool.errors.TemplateRejected` when the template fails the sandbox
         check, :class:`~content_pool.errors.VersionConflict` when the item changed meanwhile.
         """
+        unknown = self._unknown_categories(draft)
+        if unknown:
+            raise InvalidContent(unknown)
         self.renderer.validate(draft)
         item = await self.store.put(draft, expected_version=expected_version)
         if self.pool is not None:
             self.pool.apply(item)  # this process's decisions see the edit at once
         return item
+
+    def _unknown_categories(self, draft: ContentDraft) -> list[FieldError]:
+        if self.known_categories is None:
+            return []
+        known = self.known_categories()
+        return [
+            FieldError(
+                f"targeting.categories.{i}",
+                f"unknown category {category!r} — known: {', '.join(sorted(known))}",
+            )
+            for i, category in enumerate(draft.targeting.categories)
+            if category not in known
+        ]
 
     async def patch(
         self, item_id: str, patch: ContentPatch, expected_version: int | None = None

@@ -9,7 +9,8 @@ IntentError
 ├── EvidenceRuleError (ValueError)     a situation evidence rule file cannot be used
 ├── UnknownEncoder (LookupError)       an encoder name that build_encoder does not know
 ├── TrainingJobNotFound (LookupError)  a retraining job id that is unknown
-└── TaxonomyError (ValueError)         the interest taxonomy cannot be used (with place and reason)
+├── TaxonomyError (ValueError)         the interest taxonomy cannot be used (with place and reason)
+└── TaxonomyInUse                      a replacement would drop categories live content names
 """
 
 from __future__ import annotations
@@ -52,4 +53,31 @@ class TrainingJobNotFound(IntentError, LookupError):
 
 
 class TaxonomyError(IntentError, ValueError):
-    """The interest taxonomy cannot be used; the message lists every problem with its place."""
+    """The interest taxonomy cannot be used; the message lists every problem with its place.
+
+    ``errors`` is the same as JSON-ready ``{"field", "message"}`` dicts (empty when the problem
+    has no place, e.g. a file that is not YAML).
+    """
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors: list[dict[str, str]] = list(errors or [])
+
+
+class TaxonomyInUse(IntentError):
+    """A replaced taxonomy would drop categories that live content still names.
+
+    ``errors`` names each category with the items that name it.
+    """
+
+    def __init__(self, in_use: dict[str, list[str]]) -> None:
+        self.in_use = in_use
+        self.errors = [
+            {"field": f"categories.{category}", "message": "named by " + ", ".join(items)}
+            for category, items in in_use.items()
+        ]
+        parts = "; ".join(f"{c!r} by {', '.join(items)}" for c, items in in_use.items())
+        super().__init__(
+            f"categories still named by live content cannot be removed ({parts}); "
+            "re-tag those items first"
+        )

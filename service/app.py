@@ -34,6 +34,7 @@ from service.routes import links as link_routes
 from service.routes import profiles as profile_routes
 from service.routes import segments as segment_routes
 from service.routes import situation as situation_routes
+from service.routes import taxonomy as taxonomy_routes
 from service.settings import Settings
 
 log = logging.getLogger("kairos.app")
@@ -63,7 +64,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
         app.include_router(public, dependencies=SITE)
     for admin in (profile_routes.router, content_routes.router, decision_routes.admin_router,
                   action_routes.router, import_routes.router, link_routes.router,
-                  segment_routes.router, abtest_routes.router):
+                  segment_routes.router, abtest_routes.router, taxonomy_routes.router):
         app.include_router(admin, dependencies=ADMIN)
     app.include_router(intent_routes.admin_router, dependencies=ADMIN)
     app.include_router(demo.router)

@@ -10,10 +10,10 @@ store).
 The order, each step using only what came before::
 
     backend -> sensitivity, definitions, segments, A/B tests, link signer
-            -> content store, renderer, pool, situation reader, intent model
+            -> content store, renderer, pool, intent model, taxonomy (shared), situation reader
             -> planner, scheduler, automation, schedules
             -> profile service (listeners: automation, A/B goals, schedules)
-            -> decider -> readiness -> background tasks (sweep, in-app worker)
+            -> decider -> readiness -> background tasks (sweep, in-app worker, taxonomy reload)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import ContentStore
 from intent.interest import DEFAULT_TAXONOMY, InterestReader, load_taxonomy
+from intent.interest.shared_taxonomy import SharedTaxonomy
 from intent.service import IntentService
 from intent.situation.reader import SituationReader
 from personalization.automation.engine import Automation
@@ -107,6 +108,7 @@ class Components:
     content_store: ContentStore
     content_renderer: Renderer
     content_pool: ContentPool
+    taxonomy: SharedTaxonomy
     situation_reader: SituationReader
     intent_service: IntentService | None
     # automation
@@ -161,10 +163,32 @@ def _start(name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
     return Running(name, stop, asyncio.create_task(run(stop)), after)
 
 
+def _category_usage(content_store: ContentStore) -> Callable[[], Awaitable[dict[str, list[str]]]]:
+    """Which live items name each category (a category they name cannot be removed)."""
+
+    async def usage() -> dict[str, list[str]]:
+        named: dict[str, list[str]] = {}
+        for item in await content_store.all():
+            if item.status == "live":
+                for category in item.targeting.categories:
+                    named.setdefault(category, []).append(item.id)
+        return named
+
+    return usage
+
+
 def _background(settings: Settings, backend: Backend, profiles: ProfileService,
-                scheduler: Scheduler) -> tuple[Running, ...]:  # fmt: skip
-    """The lifecycle sweep and the in-app worker, when ``settings`` ask for them."""
+                scheduler: Scheduler, taxonomy: SharedTaxonomy) -> tuple[Running, ...]:  # fmt: skip
+    """The lifecycle sweep and the in-app worker, when ``settings`` ask for them; with a shared
+    store, the reload of the taxonomy other workers may replace."""
     running: list[Running] = []
+    every = settings.definitions_refresh_seconds
+    if backend.shared and every > 0:
+
+        async def reload(stop: asyncio.Event) -> None:
+            await taxonomy.run(stop, every)
+
+        running.append(_start("taxonomy reload", reload))
     if settings.lifecycle_sweep_minutes > 0:
         sweep = LifecycleSweep(
             profiles, backend.store.scan_profile_ids,
@@ -220,13 +244,20 @@ async def _build(settings: Settings, backend: Backend) -> Components:
     content_store = await build_content_store(settings, backend, renderer)
     pool = ContentPool(content_store)
     intent = await intent_service(settings)
-    taxonomy = load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY)
-    # One reader for the interest of the moment (decisions) and the topics of events (profiles).
-    interests = InterestReader(taxonomy, encoder=intent.encoder if intent else None)
+    seed = load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY)
+    # One reader for the interest of the moment (decisions) and the topics of events (profiles);
+    # the shared taxonomy swaps a replaced one into it.
+    interests = InterestReader(seed, encoder=intent.encoder if intent else None)
     situation_reader = SituationReader(
         internal_hosts=settings.internal_hosts, languages=settings.languages,
         default_timezone=settings.default_timezone, interests=interests,
     )  # fmt: skip
+    taxonomy = SharedTaxonomy(definitions, seed, readers=[interests],
+                              usage=_category_usage(content_store))  # fmt: skip
+    try:
+        await taxonomy.load()
+    except OSError as exc:  # the store may come back; the refresh task retries
+        log.warning("taxonomy not loaded from the store at start: %s", exc)
 
     planner = build_planner(settings, pool, store, sensitivity)
     scheduler = backend.scheduler(lease=lease)
@@ -275,6 +306,7 @@ async def _build(settings: Settings, backend: Backend) -> Components:
         content_store=content_store,
         content_renderer=renderer,
         content_pool=pool,
+        taxonomy=taxonomy,
         situation_reader=situation_reader,
         intent_service=intent,
         next_action_planner=planner,
@@ -283,5 +315,5 @@ async def _build(settings: Settings, backend: Backend) -> Components:
         schedules=schedules,
         profiles=profiles,
         decider=the_decider,
-        background=_background(settings, backend, profiles, scheduler),
+        background=_background(settings, backend, profiles, scheduler, taxonomy),
     )

@@ -15,6 +15,7 @@ from content_pool.catalog import ContentCatalog
 from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import ContentStore
+from intent.interest.shared_taxonomy import SharedTaxonomy
 from intent.service import IntentService
 from intent.situation.reader import SituationReader
 from personalization.automation.engine import Automation
@@ -91,12 +92,17 @@ async def get_content_catalog(components: ComponentsDep) -> ContentCatalog:
 def catalog_of(components: Components) -> ContentCatalog:
     """The catalog over this app's content store, renderer and live pool."""
     return ContentCatalog(
-        components.content_store, components.content_renderer, components.content_pool
-    )
+        components.content_store, components.content_renderer, components.content_pool,
+        known_categories=components.taxonomy.known,
+    )  # fmt: skip
 
 
 async def get_content_pool(components: ComponentsDep) -> ContentPool:
     return components.content_pool
+
+
+async def get_taxonomy(components: ComponentsDep) -> SharedTaxonomy:
+    return components.taxonomy
 
 
 async def get_situation_reader(components: ComponentsDep) -> SituationReader:
@@ -136,6 +142,7 @@ CatalogDep = Annotated[ContentCatalog, Depends(get_content_catalog)]
 RendererDep = Annotated[Renderer, Depends(get_renderer)]
 ContentPoolDep = Annotated[ContentPool, Depends(get_content_pool)]
 SituationReaderDep = Annotated[SituationReader, Depends(get_situation_reader)]
+TaxonomyDep = Annotated[SharedTaxonomy, Depends(get_taxonomy)]
 OptionalIntentServiceDep = Annotated[IntentService | None, Depends(get_optional_intent_service)]
 LinkSignerDep = Annotated[LinkSigner | None, Depends(get_link_signer)]
 SegmentsDep = Annotated[Segments, Depends(get_segments)]

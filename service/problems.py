@@ -35,6 +35,8 @@ PROBLEMS: Mapping[type[BaseException], tuple[int, str]] = MappingProxyType({
     intent_errors.ModelNotReady: (503, "Intent model not ready"),
     intent_errors.TrainingJobNotFound: (404, "Training job not found"),
     intent_errors.UnknownEncoder: (422, "Unknown encoder"),
+    intent_errors.TaxonomyError: (422, "Invalid taxonomy"),
+    intent_errors.TaxonomyInUse: (409, "Category still in use"),
     intent_errors.IntentError: (400, "Intent request failed"),
     # personalization/
     personalization_errors.ProfileNotFound: (404, "Profile not found"),

@@ -112,13 +112,12 @@ class InterestReader:
         cache_size: int = 10_000,
     ) -> None:
         assert 0.0 <= session_decay <= 1.0, "session_decay is a factor in [0, 1]"
+        self.encoder = encoder
+        self.semantic_threshold = semantic_threshold
+        self.semantic_margin = semantic_margin
         self.taxonomy = taxonomy
         self.vocabulary = Vocabulary(taxonomy)
-        self.semantic = (
-            SemanticMatcher(taxonomy, encoder, threshold=semantic_threshold, margin=semantic_margin)
-            if encoder is not None
-            else None
-        )
+        self.semantic = self._semantic(taxonomy)
         self.semantic_signals = frozenset(semantic_signals)
         self.session_decay = session_decay
         self.session_weight = session_weight
@@ -127,6 +126,24 @@ class InterestReader:
         self._order = {category_id: i for i, category_id in enumerate(taxonomy.ids)}
         self._cache: OrderedDict[Hashable, list[Interest]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _semantic(self, taxonomy: Taxonomy) -> SemanticMatcher | None:
+        if self.encoder is None:
+            return None
+        return SemanticMatcher(
+            taxonomy, self.encoder, threshold=self.semantic_threshold, margin=self.semantic_margin
+        )
+
+    def replace_taxonomy(self, taxonomy: Taxonomy) -> None:
+        """Read against ``taxonomy`` from now on (the vocabulary and the semantic matcher are
+        built first, then swapped in; the cache of earlier readings is dropped)."""
+        vocabulary = Vocabulary(taxonomy)
+        semantic = self._semantic(taxonomy)
+        order = {category_id: i for i, category_id in enumerate(taxonomy.ids)}
+        with self._lock:
+            self.taxonomy, self.vocabulary, self.semantic = taxonomy, vocabulary, semantic
+            self._order = order
+            self._cache.clear()
 
     def read(self, signals: InterestSignals) -> list[Interest]:
         """The interests of one request, strongest first; ``[]`` when none is known."""

@@ -154,16 +154,21 @@ def parse_taxonomy(data: Any, *, source: str = "taxonomy") -> Taxonomy:
     (``taxonomy.yml: categories.2.labels.de: String should have at least 1 character``).
     """
     if not isinstance(data, dict):
-        raise TaxonomyError(f"{source}: expected a mapping with 'categories:'")
+        raise TaxonomyError(
+            f"{source}: expected a mapping with 'categories:'",
+            [{"field": "body", "message": "expected a mapping with 'categories:'"}],
+        )
     try:
         return Taxonomy.model_validate(data)
     except ValidationError as exc:
         problems = []
+        fields = []
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"])
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
-        raise TaxonomyError(f"{source}: " + "; ".join(problems)) from None
+            fields.append({"field": where, "message": message})
+        raise TaxonomyError(f"{source}: " + "; ".join(problems), fields) from None
 
 
 def load_taxonomy(path: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
@@ -173,14 +178,24 @@ def load_taxonomy(path: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
     ``FileNotFoundError`` for a missing file.
     """
     file = Path(path)
-    text = file.read_text(encoding="utf-8")
+    return loads_taxonomy(file.read_text(encoding="utf-8"), source=file.name)
+
+
+def loads_taxonomy(text: str | bytes, *, source: str = "taxonomy") -> Taxonomy:
+    """Read and validate a taxonomy from YAML text (JSON is YAML too).
+
+    Raises :class:`TaxonomyError` for text that is not YAML or not a valid taxonomy.
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise TaxonomyError(f"{file.name}: not valid YAML{where}") from None
-    return parse_taxonomy(data, source=file.name)
+        raise TaxonomyError(
+            f"{source}: not valid YAML{where}",
+            [{"field": "body", "message": f"not valid YAML{where}"}],
+        ) from None
+    return parse_taxonomy(data, source=source)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -199,7 +214,11 @@ _Dumper.add_representer(list, _list)
 def dump_taxonomy(taxonomy: Taxonomy, path: str | Path) -> Path:
     """Write ``taxonomy`` as YAML to ``path`` (loads back equal); returns the path."""
     file = Path(path)
-    data = taxonomy.model_dump(mode="json")
-    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
-    file.write_text(text, encoding="utf-8")
+    file.write_text(dumps_taxonomy(taxonomy), encoding="utf-8")
     return file
+
+
+def dumps_taxonomy(taxonomy: Taxonomy) -> str:
+    """``taxonomy`` as YAML text (:func:`loads_taxonomy` reads it back equal)."""
+    data = taxonomy.model_dump(mode="json")
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)

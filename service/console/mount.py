@@ -7,7 +7,13 @@ import secrets
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from service.console import auth_pages, content_pages, insight_pages, visitor_pages
+from service.console import (
+    auth_pages,
+    content_pages,
+    insight_pages,
+    taxonomy_pages,
+    visitor_pages,
+)
 from service.console.session import ConsoleSessionMiddleware, ConsoleSessions
 from service.console.web import CsrfRejected, LoginRequired, is_htmx
 from service.settings import Settings
@@ -51,5 +57,5 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    for module in (auth_pages, content_pages, visitor_pages, insight_pages):
+    for module in (auth_pages, content_pages, visitor_pages, insight_pages, taxonomy_pages):
         app.include_router(module.router)

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.console.session import COOKIE
-from tests.service.apps import ADMIN_KEY, DEMO_CONTENT, SITE, SITE_KEY, AppClient
+from tests.service.apps import ADMIN, ADMIN_KEY, DEMO_CONTENT, SITE, SITE_KEY, AppClient
 
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
 IPHONE = (
@@ -114,6 +114,11 @@ def test_create_and_edit_an_item(client: TestClient) -> None:
     })  # fmt: skip
     assert broken.status_code == 422
     assert "template" in broken.text and "line 1" in broken.text
+    untaxed = client.post("/console/content", data={
+        **_form(categories="hiking, wanderen"), "csrf_token": csrf,
+    })  # fmt: skip
+    assert untaxed.status_code == 422
+    assert "unknown category &#39;wanderen&#39; — known: " in untaxed.text
 
     created = client.post("/console/content", data={**_form(), "csrf_token": csrf},
                           follow_redirects=False)  # fmt: skip
@@ -178,14 +183,15 @@ def test_list_filters_by_category_and_channel_like_the_api(client: TestClient) -
     csrf = _log_in(client)
     client.post("/console/content", data={
         **_form(id="push-console-test-de", slot="notification", channel="push",
-                template="Kletterwand offen", categories="bouldering"), "csrf_token": csrf,
+                template="Kletterwand offen", categories="climbing"), "csrf_token": csrf,
     })  # fmt: skip
 
     def shown(**params: str) -> list[str]:
         page = client.get("/console/content", params=params)
         return re.findall(r'data-item="([^"]+)"', page.text)
 
-    assert shown(category="Bouldering") == ["push-console-test-de"]
+    assert "push-console-test-de" in shown(category="Climbing")
+    assert all(i != "push-console-test-de" for i in shown(category="hiking"))
     assert "push-console-test-de" in shown(channel="push")
     assert all(i != "push-console-test-de" for i in shown(channel="web"))
     # the same query on the API finds the same items
@@ -252,3 +258,32 @@ def test_intents_browse_and_add_examples(intent_client: TestClient) -> None:
         "text": "x y z", "intent": "no_such_intent", "lang": "de", "csrf_token": csrf,
     })  # fmt: skip
     assert unknown.status_code == 422
+
+
+def test_taxonomy_page_lists_and_saves_with_the_api_checks(client: TestClient) -> None:
+    csrf = _log_in(client)
+    page = client.get("/console/taxonomy")
+    assert page.status_code == 200 and 'data-category="hiking"' in page.text
+    assert 'href="/console/taxonomy"' in page.text
+    text = client.get("/v1/taxonomy?format=yaml", headers=ADMIN).text
+    no_csrf = client.post("/console/taxonomy", data={"yaml": text})
+    assert no_csrf.status_code == 403
+    broken = client.post("/console/taxonomy", data={
+        "yaml": text.replace("de: Wandern", "de: ''", 1), "csrf_token": csrf})  # fmt: skip
+    assert broken.status_code == 422 and "categories.0.labels.de" in broken.text
+    made = client.post("/v1/content", json=_item_naming("climbing"), headers=ADMIN)
+    assert made.status_code == 201, made.text
+    renamed = text.replace("- id: climbing", "- id: klettern", 1)
+    in_use = client.post("/console/taxonomy", data={"yaml": renamed, "csrf_token": csrf})
+    assert in_use.status_code == 422 and "tax-console-climb" in in_use.text
+    saved = client.post("/console/taxonomy", data={
+        "yaml": text.replace("de: Wandern", "de: Wandern & Trekking", 1), "csrf_token": csrf,
+    }, follow_redirects=False)  # fmt: skip
+    assert saved.headers["location"] == "/console/taxonomy?saved=1"
+    assert "Wandern &amp; Trekking" in client.get("/console/taxonomy").text
+
+
+def _item_naming(category: str) -> dict[str, Any]:
+    return {"id": "tax-console-climb", "title": "Klettern", "slot": "hero", "channel": "web",
+            "language": "de", "template": "<p>x</p>", "status": "live",
+            "targeting": {"categories": [category]}}  # fmt: skip

@@ -119,3 +119,12 @@ def test_demo_conditions_select_the_visitors_they_are_written_for() -> None:
     stores = compile_expression(items["sidebar-store-finder-en"].targeting.audience or "")
     assert stores.matches({"device": {"type": "mobile"}})
     assert not stores.matches({"device": {"type": "desktop"}})
+
+
+def test_web_items_for_after_the_purchase_reach_customers_only() -> None:
+    # A visit whose phase is unknown is not excluded by a phase: an after-purchase page item
+    # must also name the customer stages, or an anonymous visitor gets "set up your new tent".
+    for item in load_dir(DEMO):
+        if item.channel == "web" and item.targeting.phases == ["use"]:
+            stages = set(item.targeting.lifecycle_stages)
+            assert stages and not stages & {"anonymous", "prospect"}, item.id

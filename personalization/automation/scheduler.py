@@ -27,15 +27,11 @@ both share is :class:`~personalization.automation.records_scheduler.RecordsSched
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from personalization.automation.action_record import ActionRecord, Claim
-from personalization.automation.memory_scheduler import MemoryScheduler
-from personalization.automation.redis_scheduler import RedisScheduler
-from personalization.store.memory_store import MemoryStore
 from personalization.store.protocols import Document
-from personalization.store.redis_store import RedisStore
 
 
 class Scheduler(Protocol):
@@ -90,14 +86,3 @@ class Scheduler(Protocol):
     async def erase_person(self, profile_id: str) -> None:
         """Forget the person's steps everywhere: records, schedule, stream and dead letters."""
         ...
-
-
-def build_scheduler(
-    store: MemoryStore | RedisStore, *, lease: timedelta = timedelta(seconds=60),
-    max_past: int = 100, stream_maxlen: int = 100_000,
-) -> MemoryScheduler | RedisScheduler:
-    """The scheduler that fits the store: Redis with a :class:`RedisStore`, else in process."""
-    if isinstance(store, RedisStore):
-        return RedisScheduler(store, lease=lease, max_past=max_past, stream_maxlen=stream_maxlen)
-    return MemoryScheduler(store, lease=lease, record_ttl=store.profile_ttl, max_past=max_past,
-                           stream_maxlen=stream_maxlen)

@@ -8,7 +8,7 @@ changed profile to the feed: the events newly applied and the lifecycle transiti
 :class:`Reactions` (run by ``kairos worker``, or by the app's in-app worker) takes changes from
 the feed and passes them to the listeners::
 
-    feed = build_change_feed(store)
+    feed = RedisChangeFeed(store.redis, store.keys)  # or MemoryChangeFeed() in process
     profiles = ProfileService(store, changes=feed)     # ingest appends changes
     profiles.add_listener(automation)                   # ... the same listeners as inline
     reactions = Reactions(profiles, feed, consumer="worker-1")
@@ -46,7 +46,6 @@ from personalization.errors import STORE_ERRORS
 from personalization.store.keys import Keys
 from personalization.store.protocols import Document
 from personalization.store.redis_client import reachable, stream_ids_where
-from personalization.store.redis_store import RedisStore
 
 log = logging.getLogger("kairos.reactions")
 
@@ -246,10 +245,3 @@ class Reactions:
                 break
             total += n
         return total
-
-
-def build_change_feed(store: object, *, lease: timedelta = timedelta(seconds=60)) -> ChangeFeed:
-    """The feed that fits the store: a Redis Stream with a :class:`RedisStore`, else in process."""
-    if isinstance(store, RedisStore):
-        return RedisChangeFeed(store.redis, store.keys, lease=lease)
-    return MemoryChangeFeed(lease=lease)

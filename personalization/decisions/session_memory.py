@@ -2,14 +2,11 @@
 
 A visit is several requests: the first page comes from a search for "leichtes zelt", the
 second is a product page without any text, the third a cart. :class:`VisitMemory` keeps the
-interests read from the earlier requests of the same ``session_id`` in the person's ``visit``
-records (under the profile id for a known person, so ``erase`` forgets them, else under
-``s-<session_id>``), for ``ttl`` after the last request. :func:`blend` combines them with what
-this request says: an earlier interest fades by ``carry`` per request, and a clear new one
-takes over.
-
->>> blend({"camping": 0.4}, {"hiking": 0.9}, carry=0.7)
-{'hiking': 0.63, 'camping': 0.4}
+interests the latest request of a ``session_id`` was read with in the person's ``visit`` records
+(under the profile id for a known person, so ``erase`` forgets them, else under
+``s-<session_id>``), for ``ttl`` after that request. The decider hands them to the situation
+reader with the next request; the interest reader fades them there and blends them with what
+that request says (:mod:`intent.interest.reader`).
 """
 
 from __future__ import annotations
@@ -23,38 +20,17 @@ from personalization.store.protocols import PersonalRecords
 PART = "visit"
 
 
-def blend(
-    current: Mapping[str, float], earlier: Mapping[str, float], *, carry: float, limit: int = 5
-) -> dict[str, float]:
-    """The interests of this request and the faded earlier ones, strongest first (rounded)."""
-    merged = {topic: round(confidence * carry, 4) for topic, confidence in earlier.items()}
-    for topic, confidence in current.items():
-        merged[topic] = max(merged.get(topic, 0.0), round(confidence, 4))
-    ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {topic: confidence for topic, confidence in ranked[:limit] if confidence > 0}
-
-
 class VisitMemory:
-    """The interests of the moment of each session, bounded and expiring.
+    """The interests of the moment of each session, expiring after ``ttl``.
 
     >>> memory = VisitMemory(store)
     >>> earlier = await memory.recall(owner, session_id, now)
-    >>> await memory.remember(owner, session_id, blend(current, earlier, carry=0.7), now)
+    >>> await memory.remember(owner, session_id, interests_read_with_earlier, now)
     """
 
-    def __init__(
-        self,
-        records: PersonalRecords,
-        *,
-        ttl: timedelta = timedelta(minutes=30),
-        carry: float = 0.7,
-        limit: int = 5,
-    ) -> None:
-        assert 0.0 <= carry <= 1.0 and limit >= 1, "carry lies in [0, 1]; limit is positive"
+    def __init__(self, records: PersonalRecords, *, ttl: timedelta = timedelta(minutes=30)) -> None:
         self.records = records
         self.ttl = ttl
-        self.carry = carry
-        self.limit = limit
 
     owner = staticmethod(session_owner)
     """Whose records hold the visit: the profile, else the anonymous session."""
@@ -72,14 +48,10 @@ class VisitMemory:
             return {}
         return {str(k): float(v) for k, v in interests.items() if isinstance(v, int | float)}
 
-    def blend(self, current: Mapping[str, float], earlier: Mapping[str, float]) -> dict[str, float]:
-        """:func:`blend` with this memory's ``carry`` and ``limit``."""
-        return blend(current, earlier, carry=self.carry, limit=self.limit)
-
     async def remember(
         self, owner: str, session_id: str, interests: Mapping[str, float], now: datetime
     ) -> None:
-        """Keep ``interests`` (already blended) as what the visit is about, as of ``now``."""
+        """Keep ``interests`` (as read with the earlier ones) as what the visit is about now."""
         await self.records.put_record(
             owner, PART, session_id, {"interests": dict(interests), "at": now.isoformat()},
             ttl=self.ttl,

@@ -4,38 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from personalization.decisions.session_memory import VisitMemory, blend
+from personalization.decisions.session_memory import VisitMemory
 from tests.conftest import Backend
 from tests.factories import make_store
 
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 
 
-def test_an_earlier_interest_fades_and_a_clear_new_one_takes_over() -> None:
-    first = blend({"camping": 0.9}, {}, carry=0.7)
-    second = blend({}, first, carry=0.7)  # a product page that says nothing
-    assert second == {"camping": 0.63}
-    third = blend({"hiking": 0.8}, second, carry=0.7)
-    assert list(third) == ["hiking", "camping"]
-    assert third["camping"] < second["camping"]
-
-
-def test_blend_keeps_the_strongest_few() -> None:
-    many = {f"t{i}": i / 10 for i in range(1, 9)}
-    assert list(blend(many, {}, carry=0.7, limit=3)) == ["t8", "t7", "t6"]
-
-
-async def test_the_third_page_knows_what_the_first_two_were_about(backend: Backend) -> None:
+async def test_the_next_request_of_a_visit_gets_what_the_last_was_read_with(
+    backend: Backend,
+) -> None:
     memory = VisitMemory(make_store(backend))
     owner = VisitMemory.owner(None, "sess-1")
     assert await memory.recall(owner, "sess-1", NOW) == {}
-    await memory.remember(owner, "sess-1", memory.blend({"camping": 0.9}, {}), NOW)
+    await memory.remember(owner, "sess-1", {"camping": 0.9}, NOW)
     later = NOW + timedelta(minutes=2)
-    earlier = await memory.recall(owner, "sess-1", later)
-    assert earlier == {"camping": 0.9}
-    await memory.remember(owner, "sess-1", memory.blend({}, earlier), later)
+    assert await memory.recall(owner, "sess-1", later) == {"camping": 0.9}
+    await memory.remember(owner, "sess-1", {"camping": 0.45, "hiking": 0.8}, later)
     assert await memory.recall(owner, "sess-1", later + timedelta(minutes=1)) == {
-        "camping": 0.63
+        "camping": 0.45, "hiking": 0.8,
     }
     assert await memory.recall(owner, "sess-2", later) == {}  # another visit knows nothing
 

@@ -79,11 +79,12 @@ def understand(
     """
     degraded = False
     situation = None
-    session = [[Interest(category=c, confidence=v) for c, v in (earlier or {}).items()]]
+    session = ([[Interest(category=c, confidence=v) for c, v in earlier.items()]]
+               if earlier else [])  # fmt: skip
     if reader is not None:
         try:
             situation = reader.read(request.context, text=request.text, now=now,
-                                    session_interests=session if earlier else ())  # fmt: skip
+                                    session_interests=session)  # fmt: skip
         except Exception:  # the reader promises not to raise; never fail a page for it
             log.exception("situation reader failed")
             degraded = True

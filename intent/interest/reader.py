@@ -6,7 +6,8 @@ free text that names none, through the encoder's similarity to the categories' d
 says more than a path segment, a path segment more than a campaign name) and on the method (a
 typo or a similarity counts less than a word). Agreeing signals add up like independent
 evidence: ``confidence = 1 - prod(1 - weight)`` over the signals naming a category. The
-interests of the visit's earlier requests count too, faded by ``session_decay`` per request.
+interests of the visit's earlier requests count too: they carry almost whole through a page that
+says nothing of its own, and yield to what the visitor does now when it names a topic.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ SIGNAL_WEIGHTS: Final[Mapping[Signal, float]] = MappingProxyType(
 """How strongly a match in each signal speaks for its category (before the method's factor)."""
 
 METHOD_FACTORS: Final[Mapping[Method, float]] = MappingProxyType(
-    {"synonym": 1.0, "path": 1.0, "fuzzy": 0.8, "semantic": 0.6}
+    {"synonym": 1.0, "modifier": 0.8, "path": 1.0, "fuzzy": 0.8, "semantic": 0.6}
 )
+PATH_DEPTH_FADE: Final = 0.85
+"""What a topic named by the next segment of the landing path counts, relative to the one before."""
 _TEXT_SIGNALS: Final[tuple[Signal, ...]] = (
     "search_term",
     "site_search",
@@ -84,7 +87,11 @@ class InterestReader:
             ``search_term``, ``product`` and ``page_title`` may be added).
         session_decay: factor per request back applied to the session's interests (the last
             request counts ``session_weight``, the one before ``session_weight * decay``, ...).
-        session_weight: what an earlier request's interest counts, times its confidence.
+        session_weight: what an earlier request's interest counts, times its confidence, on a
+            request that names a topic of its own (what the visitor does now shifts the visit).
+        session_carry: the same on a request that names none (a product page by id, the cart,
+            "about us"): the visit's topic carries, fading slowly, so the fourth page of a visit
+            that began with a search for "leichtes zelt" still knows it is about camping.
         min_confidence: interests below it are left out.
         cache_size: bound of the cache of readings per input (0 disables it).
 
@@ -107,6 +114,7 @@ class InterestReader:
         semantic_margin: float = 0.15,
         session_decay: float = 0.5,
         session_weight: float = 0.6,
+        session_carry: float = 0.9,
         semantic_signals: Collection[Signal] = SEMANTIC_SIGNALS,
         min_confidence: float = 0.15,
         cache_size: int = 10_000,
@@ -121,6 +129,7 @@ class InterestReader:
         self.semantic_signals = frozenset(semantic_signals)
         self.session_decay = session_decay
         self.session_weight = session_weight
+        self.session_carry = session_carry
         self.min_confidence = min_confidence
         self.cache_size = cache_size
         self._order = {category_id: i for i, category_id in enumerate(taxonomy.ids)}
@@ -187,10 +196,12 @@ class InterestReader:
                 )
         if signals.landing_path:
             path = signals.landing_path[:_MAX_TEXT]
-            found.extend(
-                _evidence("landing_path", segment, match)
-                for segment, match in self.vocabulary.match_path(path)
-            )
+            # A shop's paths go from department to subcategory (/en/tents/backpacking): the
+            # first segment that names a topic says the most, each deeper one a little less.
+            depth: dict[str, int] = {}
+            for segment, match in self.vocabulary.match_path(path):
+                fade = PATH_DEPTH_FADE ** depth.setdefault(segment, len(depth))
+                found.append(_evidence("landing_path", segment, match, factor=fade))
         return found
 
     def _add_semantic(self, batch: Sequence[InterestSignals], evidence: list[_Found]) -> None:
@@ -226,8 +237,9 @@ class InterestReader:
                 )
 
     def _add_session(self, signals: InterestSignals, found: _Found) -> None:
+        weight_now = self.session_weight if found else self.session_carry
         for back, request in enumerate(reversed(signals.session)):
-            fade = self.session_weight * self.session_decay**back
+            fade = weight_now * self.session_decay**back
             for interest in request:
                 weight = round(interest.confidence * fade, 4)
                 if weight <= 0.0 or interest.category not in self._order:
@@ -270,8 +282,10 @@ class InterestReader:
         return interests
 
 
-def _evidence(signal: Signal, text: str, match: Match) -> tuple[str, InterestEvidence]:
-    weight = SIGNAL_WEIGHTS[signal] * METHOD_FACTORS[match.method]
+def _evidence(
+    signal: Signal, text: str, match: Match, *, factor: float = 1.0
+) -> tuple[str, InterestEvidence]:
+    weight = SIGNAL_WEIGHTS[signal] * METHOD_FACTORS[match.method] * factor
     return match.category, InterestEvidence(
         signal=signal,
         text=text,

@@ -138,9 +138,9 @@ def test_session_interests_blend_with_a_decay(reader: InterestReader) -> None:
         InterestSignals(landing_path="/checkout", session=((hiking,), (camping,)))
     )
     assert [i.category for i in interests] == ["camping", "hiking"]
-    assert interests[0].confidence == pytest.approx(0.8 * reader.session_weight)
+    assert interests[0].confidence == pytest.approx(0.8 * reader.session_carry)
     assert interests[1].confidence == pytest.approx(
-        0.8 * reader.session_weight * reader.session_decay
+        0.8 * reader.session_carry * reader.session_decay
     )
     evidence = interests[1].evidence[0]
     assert (evidence.signal, evidence.method) == ("session", "session")
@@ -148,8 +148,21 @@ def test_session_interests_blend_with_a_decay(reader: InterestReader) -> None:
     # this request's search outweighs the session, and an agreeing session adds to it
     now = reader.read(InterestSignals(search_term="laufschuhe", session=((camping,),)))
     assert [i.category for i in now] == ["running", "camping"]
+    assert now[1].confidence == pytest.approx(0.8 * reader.session_weight)
     agreeing = reader.read(InterestSignals(search_term="zelt", session=((camping,),)))[0]
     assert agreeing.confidence > reader.read(InterestSignals(search_term="zelt"))[0].confidence
+
+
+def test_a_visit_keeps_its_topic_over_pages_that_say_nothing(reader: InterestReader) -> None:
+    # searched for a tent, then a product page by id, the brands page, the home page: each
+    # request hands what it was read with to the next one, as the visit memory does
+    visit: tuple[Interest, ...] = tuple(reader.read(InterestSignals(search_term="leichtes zelt")))
+    for path in ("/p/600455", "/marken", "/"):
+        visit = tuple(reader.read(InterestSignals(landing_path=path, session=(visit,))))
+    assert visit[0].category == "camping" and visit[0].confidence >= 0.5
+    # a page about something else shifts the visit at once
+    shifted = reader.read(InterestSignals(site_search="fahrradhelm", session=(visit,)))
+    assert shifted[0].category == "cycling"
 
 
 def test_session_categories_outside_the_taxonomy_are_ignored(reader: InterestReader) -> None:
@@ -222,3 +235,13 @@ def test_batch_encodes_once() -> None:
     reader = InterestReader(load_taxonomy(), encoder, semantic_threshold=0.3, semantic_margin=0.05)
     reader.read_batch([InterestSignals(utterance=f"text number {i}") for i in range(5)])
     assert len(encoder.calls) == 2 and len(encoder.calls[-1]) == 5
+
+
+def test_the_first_topic_of_a_landing_path_says_the_most(reader: InterestReader) -> None:
+    # department first, then a subcategory that may belong to another topic
+    interests = reader.read(InterestSignals(landing_path="/en/tents/backpacking"))
+    assert [i.category for i in interests] == ["camping", "hiking"]
+    assert interests[1].confidence < interests[0].confidence
+    assert [i.category for i in reader.read(InterestSignals(landing_path="/en/hiking/tents"))][
+        0
+    ] == "hiking"

@@ -45,6 +45,8 @@ def stem(word: str) -> str:
         return base
     for ending in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
+            if ending == "n" and word[-2] not in "lr":
+                continue  # wandern, paddeln; not skin (ski), not mountain
             return word[: -len(ending)]
     return word
 

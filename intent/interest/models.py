@@ -20,7 +20,7 @@ Signal = Literal[
     "utm_term",
     "session",
 ]
-Method = Literal["synonym", "path", "fuzzy", "semantic", "session"]
+Method = Literal["synonym", "modifier", "path", "fuzzy", "semantic", "session"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -29,7 +29,9 @@ class InterestEvidence(BaseModel):
     """Why a category was read: which ``signal``, its ``text``, what ``matched`` and how.
 
     ``method`` is ``synonym`` (a word of the taxonomy, also inflected or as part of a German
-    compound, shown as ``zelt+heringe``), ``path`` (a listed path segment), ``fuzzy`` (a typo
+    compound, shown as ``zelt+heringe``), ``modifier`` (a topic word in front of another topic's
+    word in a German compound: ``Daunenschlafsack`` is a sleeping bag, ``daunen`` says of what),
+    ``path`` (a listed path segment), ``fuzzy`` (a typo
     within edit distance 1, or 2 for long words), ``semantic`` (the encoder's similarity to the
     category's description, above the reader's threshold) or ``session`` (an earlier request of
     the visit, faded by the reader's decay). ``weight`` is what this evidence adds, in (0, 1].

@@ -9,11 +9,12 @@ per word). Matching, in order, for each word of the folded text (see :func:`~._t
 3. a typo of a taxonomy word: edit distance 1 for words of 5 letters or more, 2 from 9 letters,
    the first letter right (people rarely mistype it) and only one category within reach;
 4. a German compound with taxonomy words in it (``Fahrradhelm`` = ``fahrrad+helm``,
-   ``Damenwanderschuhe`` = ``damen+wander+schuhe``). A topic word of five letters or more may
-   stand beside any rest of three letters; a shorter one (``zelt``, ``lauf``, ``ski``) only
-   beside a word the vocabulary knows (a topic word or a neutral word such as ``schuhe``) or,
-   for four letters, a rest of four letters or more, so that ``Verlauf`` or ``Skizze`` name no
-   topic.
+   ``Damenwanderschuhe`` = ``damen+wander+schuhe``); the last topic word is the head, topics
+   in front of it are its modifiers (``Daunenschlafsack``: camping, with winter as a modifier).
+   A topic word of five letters or more may stand beside any rest of three letters; a shorter
+   one (``zelt``, ``lauf``, ``ski``) only beside a word the vocabulary knows (a topic word or a
+   neutral word such as ``schuhe``) or, for four letters, a rest of four letters or more, so
+   that ``Verlauf`` or ``Skizze`` name no topic.
 """
 
 from __future__ import annotations
@@ -230,8 +231,12 @@ class Vocabulary:
         if at < len(word):
             pieces.append(word[at:])
         shown = "+".join(pieces)
+        # German puts the head last: a Daunenschlafsack is a sleeping bag (camping) made of
+        # down (winter); the head's topic is named, the others are its modifiers.
+        head = spans[-1][2]
         categories = dict.fromkeys(category for _, _, category in spans)
-        return tuple(Match(category, shown, "synonym") for category in categories)
+        return tuple(Match(category, shown, "synonym" if category == head else "modifier")
+                     for category in categories)  # fmt: skip
 
     def _fits(self, word: str, start: int, end: int, spans: Iterable[tuple[int, int, str]]) -> bool:
         size = end - start

@@ -38,10 +38,16 @@ def test_folding_and_tokens() -> None:
         (("running", "runs", "run"), "run"),
         (("hike", "hikes", "hiking"), "hik"),
         (("wandern", "wander"), "wander"),
+        (("paddeln", "paddel"), "paddel"),
     ],
 )
 def test_stem_conflates_inflections(forms: tuple[str, ...], stemmed: str) -> None:
     assert {stem(f) for f in forms} == {stemmed}
+
+
+@pytest.mark.parametrize(("word", "other"), [("skin", "ski"), ("mountain", "mountai")])
+def test_a_bare_n_is_an_ending_only_after_l_or_r(word: str, other: str) -> None:
+    assert stem(word) == word != other
 
 
 def test_edit_distance_counts_a_swap_once() -> None:
@@ -100,6 +106,14 @@ def test_a_compound_can_name_two_topics(vocabulary: Vocabulary) -> None:
     matches = vocabulary.match_text("Kinderwanderschuhe")
     assert {m.category for m in matches} == {"kids", "hiking"}
     assert matches[0].matched == "kinder+wanderschuhe"
+
+
+def test_the_last_topic_of_a_compound_is_its_head(vocabulary: Vocabulary) -> None:
+    # a Daunenschlafsack is a sleeping bag made of down: camping, with winter as a modifier
+    methods = {m.category: m.method for m in vocabulary.match_text("Daunenschlafsack")}
+    assert methods == {"camping": "synonym", "winter": "modifier"}
+    methods = {m.category: m.method for m in vocabulary.match_text("Kinderwanderschuhe")}
+    assert methods == {"hiking": "synonym", "kids": "modifier"}
 
 
 @pytest.mark.parametrize("text", ["Verlauf", "Skizze", "Radiergummi", "Wasserkocher", "Radio"])

@@ -16,8 +16,11 @@ The terms, each in ``[0, 1]``:
     now: search term, landing page, campaign, text, earlier pages of the session). With the
     strongest interest's confidence ``c`` and ``match`` = the best confidence among the item's
     categories divided by the strongest one: ``0.5 + c * (match - 0.5)``; 0.5 for an item
-    without categories and for every item when no interest is known. Its default weight is the
-    largest, so a clear interest outranks priority, phase and generic items.
+    without categories. When no interest is known an item about a topic is a guess and gets
+    :data:`TOPIC_GUESS` (a little below an item for everyone: a visitor whose topic is not known
+    sees the broad message first, unless phase, affinity or what clicks taught say otherwise).
+    Its default weight is the largest, so a clear interest outranks priority, phase and generic
+    items.
 ``affinity``
     The profile's strongest long-term affinity (0-1) among the item's categories (consented
     profiles only), scaled by ``1 - c``: what the visitor is after now beats what they liked
@@ -53,6 +56,10 @@ TERMS: tuple[str, ...] = (
     "phase", "moment", "similarity", "affinity", "lifecycle", "priority", "topic",
 )  # fmt: skip
 _TOPIC = TERMS.index("topic")
+FOCUS_SHARE = 0.9
+"""An interest at least this share of the strongest one is in focus too (see ``Ranker.focus``)."""
+TOPIC_GUESS = 0.4
+"""The topic term of an item about a topic when the visit's interest is not known."""
 LIFECYCLE_STAGES: tuple[LifecycleStage, ...] = (
     "anonymous", "prospect", "new_customer", "active", "loyal", "at_risk", "lapsed",
 )  # fmt: skip
@@ -335,22 +342,25 @@ class Ranker:
         )
         out[:, 5] = features.priority
         out[:, 6] = 0.5
-        if clarity > 0 and features.category_names:
-            match = _best_of(features, context.interests) / clarity
-            on_topic = 0.5 + clarity * (match - 0.5)
+        if features.category_names:
+            on_topic: np.ndarray | float = TOPIC_GUESS
+            if clarity > 0:
+                match = _best_of(features, context.interests) / clarity
+                on_topic = 0.5 + clarity * (match - 0.5)
             out[:, 6] = np.where(features.categories.any(axis=1), on_topic, 0.5)
         return out
 
     def focus(self, terms: np.ndarray, context: DecisionContext) -> np.ndarray | None:
         """The rows about a clear interest of the moment, or ``None`` when none is clear.
 
-        An item is about it when its topic term is above neutral: one of its categories is the
-        strongest interest, or another one at least half as strong.
+        An item is about it when one of its categories is the strongest interest or another one
+        nearly as strong (:data:`FOCUS_SHARE` of it: "zelte" and "trekking" in one title are
+        both the visitor's topic; "daune" under "schlafsäcke" is a side note).
         """
         clarity = max(context.interests.values(), default=0.0)
         if clarity < self.weights.topic_focus or len(terms) == 0:
             return None
-        about: np.ndarray = terms[:, _TOPIC] > 0.5
+        about: np.ndarray = terms[:, _TOPIC] >= 0.5 + clarity * (FOCUS_SHARE - 0.5) - 1e-9
         return about
 
     def fit(self, terms: np.ndarray) -> np.ndarray:
@@ -380,9 +390,17 @@ class Ranker:
             if name in ("similarity", "affinity") and value == 0:
                 continue
             if name == "topic" and not context.interests:
+                if value < 0.5:
+                    reasons.append(f"topic: not known for this visit, an item about "
+                                   f"{_categories(item)} is a guess = {value:.2f} x weight "
+                                   f"{weight:.2f}")
                 continue
             reasons.append(f"{name}: {labels[name]} = {value:.2f} x weight {weight:.2f}")
         return reasons
+
+
+def _categories(item: ContentItem) -> str:
+    return " / ".join(item.targeting.categories)
 
 
 def _topic_reasons(item: ContentItem, context: DecisionContext) -> list[str]:

@@ -17,9 +17,12 @@ TOPICS = {"hiking", "running", "climbing", "camping", "cycling", "winter", "kids
 SIGNALS = {"external_search", "onsite_search", "utterance", "landing_path", "page_title",
            "product", "utm", "newsletter", "session", "none"}  # fmt: skip
 
-ON_TOPIC_FLOOR = 0.84
-"""Share of visits whose hero is on topic: 86.8 % (138 of 159) on 2026-12-04 with the interest
-of the moment in the ranking, the hashing encoder and the demo pool (10.7 % before it)."""
+ON_TOPIC_FLOOR = 0.92
+"""Share of visits whose hero is on topic: 95.0 % (151 of 159) on 2026-12-04 with the hashing
+encoder and the demo pool, after the visit's topic carried over pages that say nothing, the
+focus kept to the strongest interests and a topical guess went behind items for everyone
+(86.8 % before those, 10.7 % before the interest of the moment). The margin is the policy's
+exploration: a change elsewhere moves single visits between its draws."""
 
 LANGUAGE_FLOOR = 1.0
 """Hero in the visitor's language, where Accept-Language or the text gives it."""
@@ -77,3 +80,9 @@ def test_kairos_heroes_are_on_topic_as_often_as_a_search_engines(report: Report)
     kairos = report.mean("kairos", "hero_on_topic") or 0.0
     retrieval = report.mean("tf-idf", "hero_on_topic") or 0.0
     assert kairos >= retrieval
+
+
+def test_kairos_ranks_recommendations_ahead_of_a_search_engine(report: Report) -> None:
+    # nDCG@3 of product_reco: 0.850 against TF-IDF retrieval's 0.788 on 2026-12-04
+    kairos = report.mean("kairos", "ndcg") or 0.0
+    assert kairos >= (report.mean("tf-idf", "ndcg") or 0.0)

@@ -10,7 +10,13 @@ import pytest
 from content_pool.models import ContentItem
 from intent.encoder import HashingEncoder
 from personalization.decisions.models import DecisionContext, DecisionProfile, SituationSummary
-from personalization.decisions.ranking import TERMS, FeatureIndex, Ranker, ScoringWeights
+from personalization.decisions.ranking import (
+    TERMS,
+    TOPIC_GUESS,
+    FeatureIndex,
+    Ranker,
+    ScoringWeights,
+)
 from tests.personalization.decider_helpers import NOW, item
 
 
@@ -140,9 +146,36 @@ def test_a_clear_interest_of_the_moment_outranks_priority_and_generic_items() ->
     assert list(topic) == pytest.approx([0.04, 0.96, 0.04, 0.5])
 
 
-def test_without_an_interest_the_topic_term_is_neutral() -> None:
+def test_without_an_interest_an_item_for_everyone_goes_before_a_topical_guess() -> None:
     features = FeatureIndex(None).features(TOPICAL)
-    assert set(term("topic", Ranker().terms(features, context()))) == {0.5}
+    ranker = Ranker()
+    terms = ranker.terms(features, context())
+    assert list(term("topic", terms)) == [TOPIC_GUESS] * 3 + [0.5]
+    # equal priorities: the generic item wins; the marketer's priority can still outweigh it
+    even = tuple(item.model_copy(update={"priority": 50}) for item in TOPICAL)
+    fit = ranker.fit(ranker.terms(FeatureIndex(None).features(even), context()))
+    assert [even[i].id for i in np.argsort(-fit, kind="stable")][0] == "generic"
+    [reason] = [r for r in ranker.explain(TOPICAL[0], terms[0], context()) if "topic" in r]
+    assert "not known for this visit" in reason and "winter" in reason
+    # and a consented visitor's long-term affinity outweighs the guess
+    skier = context(profile=DecisionProfile("p-2", lifecycle="active", affinities={"winter": 0.9}))
+    fit = ranker.fit(ranker.terms(FeatureIndex(None).features(even), skier))
+    assert [even[i].id for i in np.argsort(-fit, kind="stable")][0] == "ski"
+
+
+def test_focus_takes_the_strongest_interest_and_those_nearly_as_strong() -> None:
+    features = FeatureIndex(None).features(TOPICAL)
+    ranker = Ranker()
+    tie = context(interests={"camping": 0.85, "hiking": 0.85})
+    side_note = context(interests={"camping": 0.55, "winter": 0.44})
+
+    def focused(ctx: Any) -> list[str]:
+        about = ranker.focus(ranker.terms(features, ctx), ctx)
+        assert about is not None
+        return [item.id for item, keep in zip(TOPICAL, about, strict=True) if keep]
+
+    assert focused(tie) == ["tents", "boots"]
+    assert focused(side_note) == ["tents"]
 
 
 def test_a_second_interest_ranks_between_the_first_and_the_rest() -> None:

@@ -45,7 +45,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check service intent personalization content_pool tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+# The benchmarks also need wrk (Debian) for the side-by-side floor comparison.
+bench: $(STAMP) $(APT_STAMP)
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	@for script in bench/bench_*.py; do name=$$(basename $$script .py); echo "== $$name"; $(BIN)/python -m bench.$$name || exit 1; done
 

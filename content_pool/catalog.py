@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from content_pool.errors import FieldError, InvalidContent
+from content_pool.expressions import compile_expression, unknown_topics
 from content_pool.models import ContentDraft, ContentItem, ContentPatch, field_errors
 from content_pool.pool import ContentPool
 from content_pool.render import Renderer
@@ -152,15 +153,7 @@ class ContentCatalog:
     def _unknown_categories(self, draft: ContentDraft) -> list[FieldError]:
         if self.known_categories is None:
             return []
-        known = self.known_categories()
-        return [
-            FieldError(
-                f"targeting.categories.{i}",
-                f"unknown category {category!r} — known: {', '.join(sorted(known))}",
-            )
-            for i, category in enumerate(draft.targeting.categories)
-            if category not in known
-        ]
+        return unknown_categories(draft, self.known_categories())
 
     async def patch(
         self, item_id: str, patch: ContentPatch, expected_version: int | None = None
@@ -180,3 +173,30 @@ class ContentCatalog:
         await self.store.delete(item_id)
         if self.pool is not None:
             self.pool.forget(item_id)
+
+
+def unknown_categories(draft: ContentDraft, known: Collection[str]) -> list[FieldError]:
+    """The categories (``targeting.categories``, ``affinity("...")`` in the audience) of
+    ``draft`` that the taxonomy does not know, as field errors naming the known ones."""
+    errors = [
+        FieldError(
+            f"targeting.categories.{i}",
+            f"unknown category {category!r} — known: {', '.join(sorted(known))}",
+        )
+        for i, category in enumerate(draft.targeting.categories)
+        if category not in known
+    ]
+    if draft.targeting.audience:
+        wrong = unknown_topics(compile_expression(draft.targeting.audience), known)
+        if wrong is not None:
+            errors.append(FieldError("targeting.audience", str(wrong)))
+    return errors
+
+
+def check_categories(drafts: Iterable[ContentDraft], known: Collection[str]) -> None:
+    """Raise :class:`InvalidContent` listing, per item, every category the taxonomy does not
+    know (for imports of many items: the YAML directory at start, ``kairos content import``)."""
+    unknown = [FieldError(f"{draft.id}.{error.loc}", error.message)
+               for draft in drafts for error in unknown_categories(draft, known)]  # fmt: skip
+    if unknown:
+        raise InvalidContent(unknown)

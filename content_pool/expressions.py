@@ -59,7 +59,7 @@ this evaluator does. ``python -m bench.bench_audience --cel`` measures it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -168,6 +168,7 @@ class _Parser:
         self.index = 0
         self.depth = 0
         self.paths: list[str] = []
+        self.topics: list[tuple[str, int]] = []
 
     @property
     def tok(self) -> _Token:
@@ -295,6 +296,10 @@ class _Parser:
             if function is None:
                 known = ", ".join(sorted(self.functions)) or "none"
                 raise self._error(f"unknown function {name!r} (known: {known})", first)
+            literal = self.tokens[self.index : self.index + 2]
+            if name == "affinity" and [t.kind for t in literal] == ["string", "op"]:
+                self.topics.append((_unquote(literal[0].text, self.source, literal[0].pos),
+                                    literal[0].pos))  # fmt: skip
             args = self._items(")")
             if len(args) != function.arity:
                 raise self._error(
@@ -330,11 +335,19 @@ def _any_of(operands: tuple[Evaluator, ...]) -> Evaluator:
 class Expression:
     """A compiled audience condition. Build it with :func:`compile_expression`."""
 
-    __slots__ = ("source", "paths", "_evaluate")
+    __slots__ = ("source", "paths", "topics", "_evaluate")
 
-    def __init__(self, source: str, evaluate: Evaluator, paths: Sequence[str]) -> None:
+    def __init__(
+        self,
+        source: str,
+        evaluate: Evaluator,
+        paths: Sequence[str],
+        topics: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.source = source
         self.paths: tuple[str, ...] = tuple(paths)
+        self.topics: tuple[tuple[str, int], ...] = tuple(topics)
+        """The topics named as ``affinity("...")``, with their position (to check them)."""
         self._evaluate = evaluate
 
     def __repr__(self) -> str:
@@ -366,7 +379,18 @@ def compile_expression(
             f"condition is longer than {MAX_SOURCE_LENGTH} characters", source, MAX_SOURCE_LENGTH
         )
     parser = _Parser(source, functions)
-    return Expression(source, parser.parse(), parser.paths)
+    evaluate = parser.parse()
+    return Expression(source, evaluate, parser.paths, parser.topics)
+
+
+def unknown_topics(expression: Expression, known: Collection[str]) -> ExpressionError | None:
+    """The error for the first ``affinity("topic")`` whose topic is not in ``known``, if any."""
+    for topic, pos in expression.topics:
+        if topic not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            return ExpressionError(f"unknown topic {topic!r} in affinity() (known: {listed})",
+                                   expression.source, pos)  # fmt: skip
+    return None
 
 
 def names_used(expression: Expression) -> Sequence[str]:

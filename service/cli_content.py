@@ -17,11 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from content_pool.catalog import check_categories
 from content_pool.errors import InvalidContent
 from content_pool.models import ContentDraft
 from content_pool.render import Renderer
 from content_pool.storage import ImportSummary, RedisContentStore, import_items
 from content_pool.yaml_io import dump_dir, load_dir
+from intent.interest import DEFAULT_TAXONOMY, load_taxonomy
 from personalization.store.redis_client import connect
 from service.settings import Settings
 
@@ -45,9 +47,13 @@ def _store_settings(redis_url: str | None, cluster: bool | None) -> tuple[str | 
 
 
 def _load(directory: Path) -> list[ContentDraft]:
+    """The drafts of ``directory``, checked like the API checks them: fields, templates, and
+    categories against the taxonomy (``KAIROS_TAXONOMY_FILE``, else the bundled one)."""
+    settings = Settings()
     try:
         drafts = load_dir(directory)
         Renderer().validate_all(drafts)
+        check_categories(drafts, load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY).ids)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None

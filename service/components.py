@@ -234,7 +234,6 @@ async def _build(settings: Settings, backend: Backend) -> Components:
 
     sensitivity = sensitivity_policy(settings)
     definitions = backend.definitions()
-    segments = Segments(definitions, sensitivity=sensitivity, refresh=refresh)
     abtests = ABTests(definitions, counters=store, records=store, refresh=refresh)
     signer = link_signer(settings)
     if signer is None:
@@ -258,6 +257,8 @@ async def _build(settings: Settings, backend: Backend) -> Components:
         await taxonomy.load()
     except OSError as exc:  # the store may come back; the refresh task retries
         log.warning("taxonomy not loaded from the store at start: %s", exc)
+    segments = Segments(definitions, sensitivity=sensitivity, refresh=refresh,
+                        known_topics=taxonomy.known)  # fmt: skip
 
     planner = build_planner(settings, pool, store, sensitivity)
     scheduler = backend.scheduler(lease=lease)

@@ -14,13 +14,14 @@ from datetime import timedelta
 
 import yaml
 
+from content_pool.catalog import check_categories
 from content_pool.errors import ContentError
 from content_pool.pool import ContentPool
 from content_pool.render import Renderer
 from content_pool.storage import ContentStore, import_items
 from content_pool.yaml_io import load_dir
 from intent.encoder import build_encoder
-from intent.interest import InterestReader
+from intent.interest import DEFAULT_TAXONOMY, InterestReader, load_taxonomy
 from intent.service import IntentService
 from intent.situation.reader import SituationReader
 from personalization.automation.next_action import NextActionPlanner, QuietHours
@@ -130,6 +131,7 @@ async def build_content_store(
     if settings.content_dir is not None:
         drafts = load_dir(settings.content_dir)
         renderer.validate_all(drafts)  # a broken bundled pool is a bug: fail the start
+        check_categories(drafts, load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY).ids)
         try:
             if not await store.all():
                 await import_items(store, drafts)

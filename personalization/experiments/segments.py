@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from content_pool.errors import ExpressionError
-from content_pool.expressions import Expression, compile_expression
+from content_pool.expressions import Expression, compile_expression, unknown_topics
 from personalization.clock import Clock, system_clock
 from personalization.errors import InvalidSegment, SegmentNotFound
 from personalization.experiments.definitions import DefinitionStore
@@ -159,8 +159,10 @@ class Segments:
         sensitivity: SensitivityPolicy | None = None,
         refresh: timedelta = timedelta(seconds=10),
         clock: Clock = system_clock,
+        known_topics: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self.store = store
+        self.known_topics = known_topics
         self.sensitivity = sensitivity or SensitivityPolicy()
         self.refresh = refresh
         self.clock = clock
@@ -169,14 +171,20 @@ class Segments:
 
     # -- definitions -----------------------------------------------------------------------------
     async def put(self, name: str, fields: SegmentFields) -> Segment:
-        """Create or replace a segment. Raises :class:`InvalidSegment` for a bad name."""
+        """Create or replace a segment. Raises :class:`InvalidSegment` for a bad name, or for
+        ``affinity("topic")`` naming a topic the taxonomy (``known_topics``) does not know."""
         if not _NAME.match(name):
             raise InvalidSegment(
                 "a segment name is 1-40 characters: a lower-case letter, then a-z, 0-9 or _"
             )
         segment = Segment(name=name, updated_at=self.clock(), **fields.model_dump())
+        compiled = compile_expression(segment.condition)
+        if self.known_topics is not None:
+            wrong = unknown_topics(compiled, self.known_topics())
+            if wrong is not None:
+                raise InvalidSegment(f"condition: {wrong}")
         await self.store.put_definition(KIND, name, segment.model_dump(mode="json"))
-        self._compiled[name] = compile_expression(segment.condition)
+        self._compiled[name] = compiled
         return segment
 
     async def get(self, name: str) -> Segment:

@@ -57,6 +57,35 @@ def test_import_reports_every_bad_file_and_field(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "a.template: line 1" in said(result)
 
 
+def test_import_checks_categories_against_the_taxonomy(tmp_path: Path) -> None:
+    (tmp_path / "hero.yaml").write_text(
+        "items:\n"
+        "  - {id: a, title: A, slot: hero, channel: web, language: de, template: x,\n"
+        "     targeting: {categories: [hiking, wandern]}}\n"
+        "  - {id: b, title: B, slot: hero, channel: web, language: de, template: x,\n"
+        "     targeting: {audience: 'affinity(\"fishing\") > 0.3'}}\n"
+    )
+    result = runner.invoke(content_app, ["import", str(tmp_path)], env={"KAIROS_REDIS_URL": ""})
+    assert result.exit_code == 1
+    assert "a.targeting.categories.1: unknown category 'wandern'" in said(result)
+    assert "b.targeting.audience: unknown topic 'fishing' in affinity()" in said(result)
+    # a taxonomy of the shop's own (KAIROS_TAXONOMY_FILE) is what the check reads
+    taxonomy = tmp_path.parent / f"{tmp_path.name}-taxonomy.yml"
+    taxonomy.write_text(
+        "categories:\n"
+        "  - id: wandern\n    labels: {de: Wandern, en: Hiking}\n"
+        "    descriptions: {de: Wandern., en: Hiking.}\n    synonyms: {de: [wandern], en: [hike]}\n"
+        "  - id: hiking\n    labels: {de: Bergwandern, en: Mountain hiking}\n"
+        "    descriptions: {de: Berge., en: Mountains.}\n    synonyms: {de: [berg], en: [hiking]}\n"
+        "  - id: fishing\n    labels: {de: Angeln, en: Fishing}\n"
+        "    descriptions: {de: Angeln., en: Fishing.}\n"
+        "    synonyms: {de: [angeln], en: [fishing]}\n"
+    )
+    env = {"KAIROS_REDIS_URL": "", "KAIROS_TAXONOMY_FILE": str(taxonomy)}
+    result = runner.invoke(content_app, ["import", str(tmp_path)], env=env)
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture(params=["redis", "redis-cluster"])
 def target(request: pytest.FixtureRequest, prefix: str) -> Iterator[list[str]]:
     """CLI options that point at a real Redis or Redis Cluster; the keys are removed after."""

@@ -7,13 +7,16 @@ import copy
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from tests.service.apps import ADMIN, SITE, AppClient, drop_prefix
+from content_pool.errors import InvalidContent
+from service.app import create_app
+from tests.service.apps import ADMIN, SITE, AppClient, drop_prefix, make_settings
 
 APP_SETTINGS: dict[str, Any] = {"intent_encoder": None, "log_level": "WARNING"}
 
@@ -132,6 +135,31 @@ def test_content_naming_an_unknown_category_is_422(backend_client: TestClient) -
     assert "wandern" in validated.text
 
 
+def test_an_affinity_to_an_unknown_topic_is_422_in_segments_and_content(
+    backend_client: TestClient,
+) -> None:
+    condition = 'profile.lifecycle == "active" and affinity("wandern") > 0.3'
+    response = backend_client.put("/v1/segments/tx_walkers", headers=ADMIN,
+                                  json={"condition": condition})  # fmt: skip
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    detail = response.json()["detail"]
+    assert "unknown topic 'wandern' in affinity()" in detail and "hiking" in detail
+    assert f"position {condition.index(chr(34) + 'wandern')}" in detail
+    assert backend_client.get("/v1/segments/tx_walkers", headers=ADMIN).status_code == 404
+    fine = condition.replace("wandern", "hiking")
+    assert backend_client.put("/v1/segments/tx_walkers", headers=ADMIN,
+                              json={"condition": fine}).status_code == 200  # fmt: skip
+
+    body = item("tx-walk", "hiking")
+    body["targeting"]["audience"] = 'affinity("wandern") > 0.3'
+    response = backend_client.post("/v1/content", headers=ADMIN, json=body)
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "targeting.audience" and "unknown topic 'wandern'" in error["message"]
+    assert backend_client.get("/v1/content/tx-walk", headers=ADMIN).status_code == 404
+
+
 def test_a_replacement_reaches_another_worker(app_client: AppClient, redis_url: str) -> None:
     prefix = f"kt{uuid.uuid4().hex[:10]}"
     shared = {"redis_url": redis_url, "redis_prefix": prefix, "definitions_refresh_seconds": 0.2}
@@ -155,3 +183,15 @@ def test_a_replacement_reaches_another_worker(app_client: AppClient, redis_url: 
                            json=item("tx-kayak", "paddling")).status_code == 201  # fmt: skip
     finally:
         drop_prefix(redis_url, prefix)
+
+
+def test_a_content_directory_naming_unknown_categories_stops_the_start(tmp_path: Path) -> None:
+    (tmp_path / "hero.yaml").write_text(
+        "id: a\ntitle: A\nslot: hero\nchannel: web\nlanguage: de\ntemplate: x\n"
+        "targeting: {categories: [wandern]}\n"
+    )
+    app = create_app(make_settings(content_dir=tmp_path, intent_encoder=None))
+    unknown = "a.targeting.categories.0: unknown category 'wandern'"
+    with pytest.raises(InvalidContent, match=unknown):
+        with TestClient(app):
+            pass

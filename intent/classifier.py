@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from intent.catalog import OUT_OF_SCOPE, UNKNOWN
 from intent.encoder import Encoder
 
-Status = Literal["intent", "unknown", "out_of_scope"]
+Status = Literal["intent", "unknown", "out_of_scope", "no_words"]
 
 
 @dataclass(frozen=True)

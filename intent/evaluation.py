@@ -13,6 +13,13 @@ from intent.catalog import AXES, OUT_OF_SCOPE, UNKNOWN, Catalog
 from intent.classifier import Thresholds, decide
 
 
+def macro_f1(truth: Sequence[str] | np.ndarray, predicted: Sequence[str] | np.ndarray) -> float:
+    """Macro-F1 over the gold labels: ``unknown`` (an abstention, never a gold label) costs the
+    recall of the intents it was given for, and is not a class of its own averaged in."""
+    labels = sorted({str(label) for label in truth})
+    return float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0))
+
+
 def evaluate(
     proba: np.ndarray,
     labels: Sequence[str] | np.ndarray,
@@ -23,7 +30,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluation figures of probability rows against true labels.
 
-    Intent accuracy and macro-F1 count ``unknown`` as wrong; phase and moment accuracy are
+    Intent accuracy and macro-F1 (over the gold labels, see :func:`macro_f1`) count ``unknown``
+    as wrong; phase and moment accuracy are
     computed on in-scope examples from the summed distribution (no situation); ``ece`` is the
     expected calibration error of the top in-scope probability (10 bins).
     """
@@ -35,7 +43,7 @@ def evaluate(
     pred_oos = predicted == OUT_OF_SCOPE
     metrics: dict[str, Any] = {
         "accuracy": float(np.mean(predicted == y)),
-        "macro_f1": float(f1_score(y, predicted, average="macro", zero_division=0)),
+        "macro_f1": macro_f1(y, predicted),
         "in_scope_accuracy": float(np.mean(predicted[~is_oos] == y[~is_oos])),
         "unknown_rate": float(np.mean(predicted == UNKNOWN)),
     }

@@ -75,11 +75,15 @@ def _noop(step: str, fraction: float) -> None:
 
 
 class _LanguageGuesser:
-    """German/English detection with lingua, built on first use (it costs ~100 ms)."""
+    """German/English detection with lingua. :meth:`warm_up` builds it and loads its models
+    (~0.5-1 s), so that the first prediction without a language does not pay for it."""
 
     def __init__(self) -> None:
         self._detector: Any = None
         self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self("warm up: ein kurzer Satz")
 
     def __call__(self, text: str) -> str | None:
         with self._lock:
@@ -88,7 +92,7 @@ class _LanguageGuesser:
 
                 self._detector = LanguageDetectorBuilder.from_languages(
                     Language.GERMAN, Language.ENGLISH
-                ).build()
+                ).with_preloaded_language_models().build()
         language = self._detector.detect_language_of(text)
         return None if language is None else str(language.iso_code_639_1.name).lower()
 
@@ -131,6 +135,7 @@ class IntentModel:
         }
         self._in_scope = np.asarray([c != OUT_OF_SCOPE for c in self._classes])
         self._guess_language = _LanguageGuesser()
+        self._guess_language.warm_up()
 
     # -- training and persistence -------------------------------------------------------
 
@@ -283,6 +288,11 @@ class IntentModel:
         for i, text in enumerate(texts):
             situation = situations[i] if situations is not None else None
             lang = langs[i] if langs is not None else None
+            if not has_words(text):  # "", "   ", "👍", "?!": nothing to understand
+                decisions[i] = Decision(UNKNOWN, 0.0, "no_words")
+                out.append(self._explain(proba[i], decisions[i], situation,
+                                         lang or _situation_language(situation)))  # fmt: skip
+                continue
             language = lang or _situation_language(situation) or self._guess_language(text)
             out.append(self._explain(proba[i], decisions[i], situation, language))
         return out
@@ -293,11 +303,13 @@ class IntentModel:
         in_scope_idx = np.flatnonzero(self._in_scope)
         top = in_scope_idx[np.argsort(-row[in_scope_idx])[:5]]
         ranking = [Scored(name=self._classes[j], confidence=float(row[j])) for j in top]
+        if decision.status == "no_words":
+            ranking = []
         reasons = [self._intent_reason(row, decision, ranking)]
         evidence = _situation_evidence(situation)
         axes: dict[Axis, Scored] = {}
         for axis in ("phase", "moment"):
-            if decision.status == "out_of_scope":
+            if decision.status in ("out_of_scope", "no_words"):
                 text_dist: dict[str, float] = {}
             else:
                 mass = row @ self._projections[axis]
@@ -317,6 +329,8 @@ class IntentModel:
         )
 
     def _intent_reason(self, row: np.ndarray, decision: Decision, ranking: list[Scored]) -> str:
+        if decision.status == "no_words":
+            return f"intent: {UNKNOWN}, the text has no words (only spaces, signs or emoji)"
         t = self.thresholds
         best = ranking[0]
         if decision.status == "out_of_scope":
@@ -339,6 +353,12 @@ class IntentModel:
                 f"({second.confidence:.2f}) are closer than the margin {t.margin:.2f}"
             )
         return f"intent: {best.name} ({best.confidence:.2f}), ahead of {second.name} by {gap:.2f}"
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` has a letter or a digit: empty, blank, emoji- or punctuation-only text
+    has nothing a model can understand, and is ``unknown`` without asking it."""
+    return any(c.isalnum() for c in text)
 
 
 def model_version(encoder_name: str, data_hash: str, random_state: int) -> str:

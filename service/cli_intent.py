@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +20,12 @@ from rich.table import Table
 from intent.catalog import OUT_OF_SCOPE, UNKNOWN
 from intent.encoder import DEFAULT_ENCODER, build_encoder
 from intent.errors import IntentError
+from intent.evaluation import macro_f1
 from intent.model import IntentModel, IntentPrediction
 
 intent_app = typer.Typer(help="Train, try and evaluate the intent model.", no_args_is_help=True)
-console = Console()
+console = Console(stderr=True)  # progress and messages
+results = Console()  # the tables a command answers with
 
 EncoderOpt = Annotated[
     str,
@@ -99,7 +102,7 @@ def train(
         table.add_row(key, shown)
     for key, threshold in model.thresholds.to_dict().items():
         table.add_row(f"threshold {key}", f"{threshold:.2f}")
-    console.print(table)
+    results.print(table)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -117,6 +120,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+MAX_TEXT = 2000
+"""Characters of a text that are read: what ``POST /v1/intents/predict`` accepts."""
+PREDICT_BATCH = 64
+
+
 @intent_app.command()
 def predict(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to understand.")] = None,
@@ -128,7 +136,8 @@ def predict(
     model_dir: ModelDirOpt = DEFAULT_MODEL_DIR,
     data: DataOpt = None,
 ) -> None:
-    """Print one JSON prediction per text (from arguments or a JSONL file)."""
+    """Write one prediction per text as JSON Lines to stdout (texts from arguments or a JSONL
+    file; each capped at MAX_TEXT characters, like the API); progress goes to stderr."""
     rows = [{"text": t} for t in texts or []]
     if input_file is not None:
         rows += _read_jsonl(input_file)
@@ -138,16 +147,26 @@ def predict(
         model = _load(encoder, model_dir, data)
     except IntentError as exc:
         raise _fail(exc) from exc
-    predictions = model.predict([r["text"] for r in rows], langs=[r.get("lang") for r in rows])
-    for prediction in predictions:
-        console.print_json(prediction.model_dump_json())
+    capped = sum(len(r["text"]) > MAX_TEXT for r in rows)
+    if capped:
+        console.print(f"[yellow]{capped} text(s) longer than {MAX_TEXT} characters: "
+                      f"only their first {MAX_TEXT} are read (as the API does)[/]")  # fmt: skip
+    out = sys.stdout
+    with _progress() as progress:
+        task = progress.add_task("predicting", total=len(rows))
+        for start in range(0, len(rows), PREDICT_BATCH):
+            batch = rows[start : start + PREDICT_BATCH]
+            predictions = model.predict([r["text"][:MAX_TEXT] for r in batch],
+                                        langs=[r.get("lang") for r in batch])  # fmt: skip
+            for prediction in predictions:
+                out.write(prediction.model_dump_json() + "\n")
+            out.flush()
+            progress.advance(task, len(batch))
 
 
 def _eval_table(
     truth: list[str], predictions: list[IntentPrediction], latencies: list[float]
 ) -> Table:
-    from sklearn.metrics import f1_score
-
     predicted = [p.intent.name for p in predictions]
     y = np.asarray(truth, dtype=object)
     pred = np.asarray(predicted, dtype=object)
@@ -157,7 +176,7 @@ def _eval_table(
     table.add_column("value", justify="right")
     table.add_row("examples", str(len(y)))
     table.add_row("accuracy", f"{np.mean(pred == y):.4f}")
-    table.add_row("macro-F1", f"{f1_score(y, pred, average='macro', zero_division=0):.4f}")
+    table.add_row("macro-F1", f"{macro_f1(y, pred):.4f}")
     if (~is_oos).any():
         table.add_row("in-scope accuracy", f"{np.mean(pred[~is_oos] == y[~is_oos]):.4f}")
     table.add_row("unknown rate", f"{np.mean(pred == UNKNOWN):.4f}")
@@ -220,10 +239,10 @@ def evaluate(
     with _progress() as progress:
         for row in progress.track(rows, description="predicting one by one"):
             start = time.perf_counter()
-            predictions.extend(model.predict([row["text"]], langs=[row.get("lang")]))
+            predictions.extend(model.predict([row["text"][:MAX_TEXT]], langs=[row.get("lang")]))
             latencies.append((time.perf_counter() - start) * 1000)
     truth = [r["intent"] for r in rows]
-    console.print(_eval_table(truth, predictions, latencies))
+    results.print(_eval_table(truth, predictions, latencies))
     if confusion is not None:
         _save_confusion(truth, [p.intent.name for p in predictions], confusion)
         console.print(f"confusion matrix written to {confusion}")

@@ -47,27 +47,28 @@ def test_train_then_predict_and_eval(tmp_path: Path) -> None:
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_predict_prints_one_json_object_per_text(tmp_path: Path) -> None:
+def test_predict_writes_json_lines_to_stdout_and_the_rest_to_stderr(tmp_path: Path) -> None:
     data = write_small_data(tmp_path / "data.yml")
     runner.invoke(intent_app, ["train", "--data", str(data), *_base(tmp_path)])
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text(
-        json.dumps({"text": "where is my parcel", "lang": "en"}) + "\n", encoding="utf-8"
-    )
+    lines = [{"text": "where is my parcel", "lang": "en"}, {"text": "   "}, {"text": "👍"},
+             {"text": "wo ist mein paket " * 2000}]  # fmt: skip
+    jsonl.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     result = runner.invoke(
         intent_app,
-        [
-            "predict",
-            "wo ist mein paket",
-            "--input",
-            str(jsonl),
-            "--data",
-            str(data),
-            *_base(tmp_path),
-        ],
-    )
+        ["predict", "wo ist mein paket", "--input", str(jsonl), "--data", str(data),
+         *_base(tmp_path)],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.output.count('"model_version"') == 2
+    predictions = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(predictions) == 5 and all(p["model_version"] for p in predictions)
+    # blank and emoji-only text has nothing to understand: unknown, without a ranking
+    for blank in predictions[2:4]:
+        assert blank["intent"]["name"] == "unknown" and blank["ranking"] == []
+        assert "no words" in blank["reasons"][0]
+    # a text beyond the API's limit is read up to it, and the user is told on stderr
+    assert predictions[4]["intent"]["name"] != "unknown"
+    assert "1 text(s) longer than 2000 characters" in result.stderr
 
 
 def test_eval_reports_bad_lines(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from intent.catalog import OUT_OF_SCOPE
 from intent.errors import TrainingDataError
+from intent.evaluation import macro_f1
 from intent.model import IntentModel
 from intent.training import load_training_data
 from tests.intent.intent_factories import train_small_model
@@ -105,3 +106,21 @@ def test_training_needs_two_intents(tmp_path: Path) -> None:
 
     with pytest.raises(TrainingDataError, match="two intents"):
         IntentModel.train(load_training_data([path]), encoder=HashingEncoder())
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "👍", "?!...", "🙂🙂 🎉"])
+def test_text_without_words_is_unknown_whatever_the_model_thinks(
+    model: IntentModel, text: str
+) -> None:
+    [prediction] = model.predict([text])
+    assert prediction.intent.name == "unknown" and prediction.intent.confidence == 0.0
+    assert prediction.ranking == [] and not prediction.out_of_scope
+    assert prediction.phase.name == "unknown" and "no words" in prediction.reasons[0]
+
+
+def test_macro_f1_averages_over_the_gold_labels_only() -> None:
+    # two gold intents, one answered right, one abstained on: unknown is no class of its own
+    truth = ["track_order", "track_order", "return_item", "return_item"]
+    said = ["track_order", "track_order", "return_item", "unknown"]
+    # track_order F1 1.0; return_item precision 1, recall 0.5 -> F1 0.667; mean 0.833
+    assert macro_f1(truth, said) == pytest.approx((1.0 + 2 / 3) / 2)

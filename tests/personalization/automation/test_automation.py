@@ -56,12 +56,12 @@ def small_pool() -> ContentPool:
 class World:
     """The automation stack in one process, at a time the test moves."""
 
-    def __init__(self, *, weekly_cap: int = 10) -> None:
+    def __init__(self, *, weekly_cap: int = 10, weekly_cap_total: int | None = None) -> None:
         self.clock = FrozenClock(T0)
         self.store = MemoryStore(clock=self.clock)
         self.planner = NextActionPlanner(
             load_programmes(), pool=small_pool(), caps=self.store, weekly_cap=weekly_cap,
-            quiet_hours=QuietHours(), default_timezone="Europe/Berlin")
+            weekly_cap_total=weekly_cap_total, quiet_hours=QuietHours(), default_timezone="Europe/Berlin")
         self.scheduler = MemoryScheduler(self.store)
         self.automation = Automation(self.planner, self.scheduler, clock=self.clock)
         self.profiles = ProfileService(self.store, clock=self.clock, listeners=[self.automation])

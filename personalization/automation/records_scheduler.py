@@ -129,7 +129,7 @@ class RecordsScheduler:
         items: list[tuple[Claim, ActionRecord | None]] = []
         first_time: list[ActionRecord] = []
         for claim, record in zip(claims, loaded, strict=True):
-            if record is None or record.status in ("cancelled", "suppressed"):
+            if record is None or record.status in ("cancelled", "suppressed", "skipped"):
                 items.append((claim, None))  # erased or cancelled meanwhile: just release it
                 continue
             if record.status == "pending":

@@ -273,8 +273,8 @@ async def test_reactivation_when_lapsed_and_not_for_someone_who_came_back(world:
         await world.customer(who)
         await world.event("purchase", who, **purchase())
     await world.advance(days=300)
-    await world.event("purchase", "back", **purchase())  # came back: 70 days ago at the refresh
-    await world.advance(days=70)  # "gone": 370 days without an order
+    await world.event("purchase", "back", **purchase())  # came back: 66 days ago at the refresh
+    await world.advance(days=66)  # "gone": 366 days without an order, lapsed since yesterday
     await world.profiles.refresh(["gone", "back"])
     published = [r for r in await world.advance(seconds=1) if r.programme == "reactivation"]
     assert [(r.profile_id, r.step) for r in published] == [("gone", "we_miss_you")]

@@ -61,7 +61,8 @@ class World:
         self.store = MemoryStore(clock=self.clock)
         self.planner = NextActionPlanner(
             load_programmes(), pool=small_pool(), caps=self.store, weekly_cap=weekly_cap,
-            weekly_cap_total=weekly_cap_total, quiet_hours=QuietHours(), default_timezone="Europe/Berlin")
+            weekly_cap_total=weekly_cap_total, quiet_hours=QuietHours(),
+            default_timezone="Europe/Berlin")
         self.scheduler = MemoryScheduler(self.store)
         self.automation = Automation(self.planner, self.scheduler, clock=self.clock)
         self.profiles = ProfileService(self.store, clock=self.clock, listeners=[self.automation])

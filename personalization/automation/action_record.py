@@ -42,6 +42,9 @@ class ActionRecord(NextAction):
         default=None, description="The stream entry, on the records publish returns (not stored)."
     )
     cap_field: str | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="Published later than this, it is skipped: its moment passed."
+    )
 
     def document(self) -> Document:
         return self.model_dump(mode="json")

@@ -50,6 +50,7 @@ from personalization.automation.programmes import (
     Programme,
     ProgrammeSet,
     Step,
+    describe_age,
     format_duration,
 )
 from personalization.automation.scheduler import Scheduler
@@ -375,14 +376,17 @@ class Automation:
         parent: ActionRecord | None, why: list[str], origin: _Origin, now: datetime,
     ) -> ActionRecord:
         if now - due > programme.expiry_of(step):
-            reason = (f"the moment has passed: {origin.what} was {_ago(now - origin.at)} ago "
-                      f"({step.id} goes out at most "
+            reason = (f"the moment has passed: {origin.what} was "
+                      f"{describe_age(now - origin.at)} ago ({step.id} goes out at most "
                       f"{format_duration(programme.expiry_of(step))} late)")
             record = skipped_record(person, programme, step, due, run_id, parent, why, reason,
                                     now)  # fmt: skip
         else:
             record = await plan_record(self.planner, person, programme, step, due, run_id,
                                        parent, why, now)  # fmt: skip
+            if record.status == "pending":  # a worker that gets to it later than this skips it
+                record = record.model_copy(
+                    update={"expires_at": record.send_at + programme.expiry_of(step)})
         log.info("step planned", extra={"profile_id": person.profile_id, "programme": programme.id,
                                         "step": step.id, "status": record.status})
         return record
@@ -410,16 +414,6 @@ def _all_passed(programme: Programme, at: datetime, now: datetime) -> bool:
             due[step.id] = due[parent.id] + step.delay
     return all(now - moment > programme.expiry_of(s)
                for s in programme.steps if (moment := due.get(s.id)) is not None)
-
-
-def _ago(delta: timedelta) -> str:
-    """``delta`` in the largest whole unit: ``243 days``, ``2 hours``, ``1 minute``."""
-    seconds = max(0, int(delta.total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
 
 
 def _next_anniversary(origin: date, today: date, *, strictly_after: date | None) -> date:

@@ -32,9 +32,10 @@ Event time: a run is timed from when its trigger happened (the event's ``timesta
 moment a customer really crossed into ``at_risk``/``lapsed``), not from when Kairos heard of it.
 A step whose moment is further in the past than its ``expires_after`` (the step's, else the
 programme's, else :data:`DEFAULT_EXPIRES_AFTER`) is not sent late: it is recorded as ``skipped``
-with the reason ("the moment has passed: purchase was 243 days ago"). The follow-ups chained on
-``sent`` of a skipped step are still planned from its moment (a purchase two hours old gets no
-confirmation any more, but its cross-sell three days later).
+with the reason ("the moment has passed: purchase was 243 days ago"), whether that shows when it
+is planned or when a worker takes it (workers that were down do not send yesterday's steps).
+The follow-ups chained on ``sent`` of a skipped step are still planned from its moment (a
+purchase two hours old gets no confirmation any more, but its cross-sell three days later).
 
 Chain conditions (``when``) refer to what happened to the step named by ``after``: ``sent``
 follow-ups are scheduled with it; ``ignored`` ones too, and are cancelled as soon as that step is
@@ -102,6 +103,16 @@ def format_duration(value: timedelta) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def describe_age(delta: timedelta) -> str:
+    """``delta`` in its largest whole unit, for people: ``243 days``, ``2 hours``, ``1 minute``."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 Duration = Annotated[

@@ -54,6 +54,8 @@ class ActionPublic(BaseModel):
     note: str | None = Field(description="Why it was cancelled, suppressed or skipped.")
     outcome: str | None
     published_at: str | None
+    expires_at: str | None = Field(
+        default=None, description="Not sent later than this: its moment will have passed.")
     created_at: str
 
     @classmethod

@@ -190,6 +190,19 @@ async def test_a_purchase_a_few_minutes_old_is_still_confirmed(world: World) -> 
     assert confirmation.step == "confirmation"
 
 
+async def test_a_step_no_worker_took_in_time_is_skipped_not_sent_late(world: World) -> None:
+    await world.customer()
+    await world.event("purchase", **purchase())
+    (confirmation,) = await world.actions(step="confirmation")
+    assert confirmation.expires_at == T0 + timedelta(hours=1)
+    assert await world.advance(hours=2) == []  # the workers were down for two hours
+    (confirmation,) = await world.actions(step="confirmation")
+    assert (confirmation.status, confirmation.note) == ("skipped", (
+        "the moment has passed: due 2 hours ago (confirmation goes out at most 1h late)"))
+    assert [r.step for r in await world.pending()] == ["cross_sell", "review_request"]
+    assert [r.step for r in await world.advance(days=3)] == ["cross_sell"]
+
+
 # -- contact pressure ---------------------------------------------------------------------------
 ONE_PER_CHANNEL = loads_programmes("""
 programmes:

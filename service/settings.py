@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     quiet_hours_start: time = Field(default=time(21, 0), description="Local time, per person.")
     quiet_hours_end: time = Field(default=time(8, 0), description="Equal to start: none.")
     weekly_contact_cap: int = Field(default=3, ge=1, description="Per person, channel and week.")
+    weekly_contact_cap_total: int = Field(
+        default=4, ge=1, description="Per person and week, across email, SMS and push.")
     action_lease_seconds: float = Field(default=60, gt=0, description="Claimed steps come back.")
     worker_batch_size: int = Field(default=200, ge=1, le=1000)
     worker_poll_seconds: float = Field(default=1.0, gt=0)

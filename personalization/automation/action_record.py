@@ -21,7 +21,8 @@ from personalization.automation.programmes import Outcome, Programme, Step, When
 from personalization.store.protocols import Document
 
 PART = "actions"
-Status = Literal["pending", "sent", "cancelled", "suppressed"]
+Status = Literal["pending", "sent", "cancelled", "suppressed", "skipped"]
+"""``suppressed``: it could not go out (consent, cap...); ``skipped``: its moment had passed."""
 
 
 class ActionRecord(NextAction):
@@ -41,6 +42,9 @@ class ActionRecord(NextAction):
         default=None, description="The stream entry, on the records publish returns (not stored)."
     )
     cap_field: str | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="Published later than this, it is skipped: its moment passed."
+    )
 
     def document(self) -> Document:
         return self.model_dump(mode="json")
@@ -102,4 +106,21 @@ async def plan_record(
         "priority": step.priority, "incentive": step.incentive,
         "transactional": step.transactional, "reasons": [*why, *plan.reasons],
         "status": "suppressed", "closed_at": now, "note": plan.reasons[0], **base,
+    })
+
+
+def skipped_record(
+    person: Person, programme: Programme, step: Step, due: datetime, run_id: str,
+    parent: ActionRecord | None, why: list[str], reason: str, now: datetime,
+) -> ActionRecord:  # fmt: skip
+    """A step whose moment has passed, kept as ``skipped`` (at the moment it was meant for) with
+    the reason, so a late event leaves a visible trace and sends nothing."""
+    return ActionRecord.model_validate({
+        "action_id": uuid.uuid4().hex, "profile_id": person.profile_id,
+        "type": step.type, "programme": programme.id, "step": step.id,
+        "channel": step.channels[0], "send_at": due, "content_id": None,
+        "priority": step.priority, "incentive": step.incentive,
+        "transactional": step.transactional, "reasons": [*why, reason],
+        "status": "skipped", "closed_at": now, "note": reason, "run_id": run_id,
+        "parent_id": parent.action_id if parent else None, "when": step.when, "created_at": now,
     })

@@ -19,6 +19,12 @@ the newly applied events and the lifecycle transitions they caused. For each cal
    :class:`~personalization.automation.next_action.NextActionPlanner` (channel, quiet hours, cap,
    content). Steps that cannot be sent are kept as ``suppressed`` with the reasons.
 
+Event time: runs are timed from when their trigger happened (the event's ``timestamp``; for
+``at_risk``/``lapsed`` the moment the customer crossed the threshold), so an order reported
+eight months late starts nothing now: each step past its ``expires_after`` is kept as
+``skipped`` ("the moment has passed: purchase was 243 days ago"), and a trigger whose every step
+has passed neither restarts nor blocks a run in progress.
+
 A batch of events that can neither start, stop nor re-qualify a step (page views, searches, chat
 messages under the default programmes) returns without reading the store, so the listener costs
 nothing on the bulk of the traffic; otherwise it reads the person's ``actions`` record once.
@@ -32,9 +38,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from personalization.automation.action_record import ActionRecord, plan_record
+from personalization.automation.action_record import ActionRecord, plan_record, skipped_record
 from personalization.automation.next_action import NextActionPlanner
 from personalization.automation.person import Person, check_conditions, person_of
 from personalization.automation.programmes import (
@@ -43,6 +50,7 @@ from personalization.automation.programmes import (
     Programme,
     ProgrammeSet,
     Step,
+    describe_age,
     format_duration,
 )
 from personalization.automation.scheduler import Scheduler
@@ -69,6 +77,14 @@ _REACHES: dict[Outcome, tuple[str, ...]] = {
     "converted": ("opened", "clicked", "converted"),
     "ignored": (),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """What started a run and when it happened: the measure of every step's lateness."""
+
+    what: str
+    at: datetime
 
 
 class Automation:
@@ -247,35 +263,41 @@ class Automation:
         for programme in self.programmes.enabled:
             trigger = programme.trigger
             at: datetime | None = None
-            why = ""
+            why = what = ""
             if trigger.event:
-                hit = next((e for e in events if e.type in trigger.event), None)
-                if hit is not None:
-                    at, why = hit.at(now), f"{hit.type} at {hit.at(now):%Y-%m-%d %H:%M}"
+                hits = [e for e in events if e.type in trigger.event]
+                if hits:  # the latest of the batch, by when it happened
+                    hit = max(hits, key=lambda e: e.at(now))
+                    at, what = hit.at(now), hit.type
+                    why = f"{hit.type} at {at:%Y-%m-%d %H:%M}"
             elif trigger.lifecycle:
                 moved = next((t for t in transitions if t.to_stage in trigger.lifecycle), None)
                 if moved is not None:
-                    at = moved.at
+                    at, what = min(moved.at, now), f"becoming {moved.to_stage}"
                     why = f"became {moved.to_stage} ({moved.reason})" if moved.reason else \
                         f"became {moved.to_stage}"
             elif trigger.date:
                 at, why = self._next_date(programme, person, records, now)
+                what = why
             if at is None or programme.id in started:
                 continue
             ok, _ = check_conditions(programme.conditions, person)
             if not ok:
                 continue
-            # A run that could not send anything (no consent, cap) does not count as a run.
-            mine = [r for r in records if r.programme == programme.id and r.status != "suppressed"]
+            # A run that could not send anything (no consent, cap, its moment had passed) does
+            # not count as a run.
+            mine = [r for r in records if r.programme == programme.id
+                    and r.status not in ("suppressed", "skipped")]
             pending = [r.action_id for r in mine if r.status == "pending"]
-            if programme.reentry == "once" and mine:
+            stale = _all_passed(programme, at, now)
+            if programme.reentry == "once" and mine and not stale:
                 continue
-            if programme.reentry == "skip_if_active" and pending:
+            if programme.reentry == "skip_if_active" and pending and not stale:
                 continue
-            if programme.reentry == "restart":
+            if programme.reentry == "restart" and not stale:
                 await self._cancel(person.profile_id, pending, f"restarted by {why}", now)
             started.add(programme.id)
-            await self._start(person, programme, at, why, now)
+            await self._start(person, programme, at, why, _Origin(what, at), now)
 
     def _next_date(
         self, programme: Programme, person: Person, records: Sequence[ActionRecord], now: datetime
@@ -301,53 +323,70 @@ class Automation:
         return at, f"{what} on {day:%Y-%m-%d}"
 
     async def _start(
-        self, person: Person, programme: Programme, at: datetime, why: str, now: datetime
+        self, person: Person, programme: Programme, at: datetime, why: str, origin: _Origin,
+        now: datetime,
     ) -> None:
         run_id = uuid.uuid4().hex
         first = await self._plan(person, programme, programme.action, at + programme.action.delay,
-                                 run_id, None, [f"{programme.id} triggered: {why}"], now)
+                                 run_id, None, [f"{programme.id} triggered: {why}"], origin, now)
         await self.scheduler.schedule(
-            [first, *await self._follow(person, programme, programme.action, first, now)])
+            [first, *await self._follow(person, programme, programme.action, first, origin, now)])
 
     async def _plan_chain(
         self, person: Person, programme: Programme, step: Step, parent: ActionRecord,
         at: datetime, now: datetime,
     ) -> list[ActionRecord]:
         why = [f"{parent.step} was {step.when} at {at:%Y-%m-%d %H:%M}"]
+        origin = _Origin(f"{parent.step} being {step.when}", at)
         record = await self._plan(person, programme, step, at + step.delay, parent.run_id,
-                                  parent, why, now)
-        planned = [record, *await self._follow(person, programme, step, record, now)]
+                                  parent, why, origin, now)
+        planned = [record, *await self._follow(person, programme, step, record, origin, now)]
         await self.scheduler.schedule(planned)
         return planned
 
     async def _follow(
         self, person: Person, programme: Programme, step: Step, record: ActionRecord,
-        now: datetime,
+        origin: _Origin, now: datetime,
     ) -> list[ActionRecord]:
         """Plan the follow-ups of ``step`` that do not wait for an outcome (the caller schedules
-        them with ``step``'s record, in one write)."""
-        if record.status != "pending":
+        them with ``step``'s record, in one write).
+
+        A step skipped because its moment had passed still times its ``sent`` follow-ups from
+        that moment (they may still be due); nothing waits for a reaction to it."""
+        if record.status not in ("pending", "skipped"):
             return []
         planned: list[ActionRecord] = []
         for child in programme.children_of(step):
             if child.when not in ("sent", "ignored"):
+                continue
+            if record.status == "skipped" and child.when != "sent":
                 continue
             relation = "without reaction to" if child.when == "ignored" else "after"
             wait = format_duration(child.delay) if child.delay else "right"
             why = [f"{wait} {relation} {step.id}"]
             planned_child = await self._plan(person, programme, child,
                                              record.send_at + child.delay, record.run_id,
-                                             record, why, now)
+                                             record, why, origin, now)
             planned += [planned_child,
-                        *await self._follow(person, programme, child, planned_child, now)]
+                        *await self._follow(person, programme, child, planned_child, origin, now)]
         return planned
 
     async def _plan(
         self, person: Person, programme: Programme, step: Step, due: datetime, run_id: str,
-        parent: ActionRecord | None, why: list[str], now: datetime,
+        parent: ActionRecord | None, why: list[str], origin: _Origin, now: datetime,
     ) -> ActionRecord:
-        record = await plan_record(self.planner, person, programme, step, due, run_id, parent,
-                                   why, now)  # fmt: skip
+        if now - due > programme.expiry_of(step):
+            reason = (f"the moment has passed: {origin.what} was "
+                      f"{describe_age(now - origin.at)} ago ({step.id} goes out at most "
+                      f"{format_duration(programme.expiry_of(step))} late)")
+            record = skipped_record(person, programme, step, due, run_id, parent, why, reason,
+                                    now)  # fmt: skip
+        else:
+            record = await plan_record(self.planner, person, programme, step, due, run_id,
+                                       parent, why, now)  # fmt: skip
+            if record.status == "pending":  # a worker that gets to it later than this skips it
+                record = record.model_copy(
+                    update={"expires_at": record.send_at + programme.expiry_of(step)})
         log.info("step planned", extra={"profile_id": person.profile_id, "programme": programme.id,
                                         "step": step.id, "status": record.status})
         return record
@@ -363,6 +402,18 @@ def _no_longer(programme: Programme, step: Step, record: ActionRecord, person: P
             and not person.consents.get(record.channel, False)):
         return f"consent for {record.channel} withdrawn"
     return ""
+
+
+def _all_passed(programme: Programme, at: datetime, now: datetime) -> bool:
+    """Whether every step timed from a trigger at ``at`` is past its expiry at ``now`` (steps
+    that wait for a reaction are left out: they follow a step that would be sent)."""
+    due: dict[str, datetime] = {programme.action.id: at + programme.action.delay}
+    for step in programme.follow_ups:
+        parent = programme.parent_of(step)
+        if step.when == "sent" and parent is not None and parent.id in due:
+            due[step.id] = due[parent.id] + step.delay
+    return all(now - moment > programme.expiry_of(s)
+               for s in programme.steps if (moment := due.get(s.id)) is not None)
 
 
 def _next_anniversary(origin: date, today: date, *, strictly_after: date | None) -> date:

@@ -6,9 +6,13 @@
   (email, SMS, push) needs the person's consent for it (:mod:`personalization.profiles.consent`);
 - **quiet hours** in the person's time zone: a message due at 22:30 with quiet hours 21:00–08:00
   is moved to 08:00 the next morning;
-- **contact pressure**: at most ``weekly_cap`` messages per person per channel per ISO week, across
-  all programmes (counted in the person's ``caps`` record when a step is planned, released when
-  it is cancelled); a full channel falls through to the next allowed one;
+- **contact pressure**: at most ``weekly_cap`` messages per person per channel per ISO week, and
+  at most ``weekly_cap_total`` across all channels, over all programmes (counted in the person's
+  ``caps`` record when a step is planned, released when it is cancelled); a full channel falls
+  through to the next allowed one, a full week holds the message back ("held back: 4 messages
+  this week across channels (cap 4)"). Both counters of a person are one hash, moved by one
+  atomic increment (one Redis key, so one slot in a cluster): two steps planned at once can
+  never both pass a full cap;
 - **content**: the best live item of the pool for the channel's slot and the person's language
   that carries the step's tags (and, when the person bought something, fits those categories).
 
@@ -26,7 +30,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -129,6 +133,7 @@ class NextActionPlanner:
         caps: PersonalRecords | None = None,
         quiet_hours: QuietHours | None = None,
         weekly_cap: int = 3,
+        weekly_cap_total: int | None = 4,
         default_timezone: str = "Europe/Berlin",
         default_language: str = "de",
         cap_ttl: timedelta = timedelta(days=15),
@@ -140,6 +145,7 @@ class NextActionPlanner:
         self.caps = caps
         self.quiet_hours = quiet_hours if quiet_hours is not None else QuietHours()
         self.weekly_cap = weekly_cap
+        self.weekly_cap_total = weekly_cap_total
         self.default_timezone = default_timezone
         self.default_language = default_language
         self.cap_ttl = cap_ttl
@@ -217,9 +223,10 @@ class NextActionPlanner:
     ) -> Plan:
         """Plan ``step`` for ``person``, due at ``due``: channel, send time, content, reasons.
 
-        Reserves one unit of the weekly contact cap of the chosen channel; the caller releases
-        it with :meth:`release` when the step is cancelled. Returns a :class:`Plan` without an
-        action (and the reasons) when no channel is allowed.
+        Reserves one unit of the weekly contact caps (the chosen channel's and the total); the
+        caller releases it with :meth:`release` when the step is cancelled. Returns a
+        :class:`Plan` without an action (and the reasons) when no channel is allowed or the
+        week's messages across channels are used up.
         """
         ok, reasons = check_conditions(step.conditions, person)
         if not ok:
@@ -242,7 +249,12 @@ class NextActionPlanner:
             cap_field = None
             if not step.transactional and person.profile_id is not None:
                 cap_field = _cap_field(channel, send_at.astimezone(zone))
-                if not await self._reserve(person.profile_id, cap_field):
+                full = await self._reserve(person.profile_id, cap_field)
+                if full == "total":
+                    held = (f"held back: {self.weekly_cap_total} messages this week across "
+                            f"channels (cap {self.weekly_cap_total})")
+                    return Plan(None, [f"{programme.id}.{step.id} {held}", *reasons, held])
+                if full == "channel":
                     reasons.append(
                         f"{channel} skipped: {self.weekly_cap} messages this week already "
                         "(contact-pressure cap)"
@@ -271,20 +283,33 @@ class NextActionPlanner:
         return moved
 
     async def release(self, profile_id: str, cap_field: str | None) -> None:
-        """Give back the contact-pressure unit of a cancelled step."""
+        """Give back the contact-pressure units (channel and total) of a cancelled step."""
         if cap_field is not None and self.caps is not None:
-            await self.caps.incr_personal(profile_id, "caps", {cap_field: -1}, ttl=self.cap_ttl)
+            await self.caps.incr_personal(profile_id, "caps", self._units(cap_field, -1),
+                                          ttl=self.cap_ttl)  # fmt: skip
 
-    async def _reserve(self, profile_id: str, cap_field: str) -> bool:
+    def _units(self, cap_field: str, amount: int) -> dict[str, float]:
+        units: dict[str, float] = {cap_field: amount}
+        if self.weekly_cap_total is not None:
+            units[_total_field(cap_field)] = amount
+        return units
+
+    async def _reserve(self, profile_id: str, cap_field: str) -> Literal["channel", "total"] | None:
+        """Count one message on the channel's and the total counter of its week, in one atomic
+        increment; if either is then over its cap, give both back. Returns which cap is full."""
         if self.caps is None:
-            return True
+            return None
         counts = await self.caps.incr_personal(
-            profile_id, "caps", {cap_field: 1}, ttl=self.cap_ttl
+            profile_id, "caps", self._units(cap_field, 1), ttl=self.cap_ttl
         )
-        if counts[cap_field] <= self.weekly_cap:
-            return True
-        await self.caps.incr_personal(profile_id, "caps", {cap_field: -1}, ttl=self.cap_ttl)
-        return False
+        total = counts.get(_total_field(cap_field))
+        over_total = (total is not None and self.weekly_cap_total is not None
+                      and total > self.weekly_cap_total)
+        if not over_total and counts[cap_field] <= self.weekly_cap:
+            return None
+        await self.caps.incr_personal(profile_id, "caps", self._units(cap_field, -1),
+                                      ttl=self.cap_ttl)  # fmt: skip
+        return "total" if over_total else "channel"
 
     def content_for(
         self, step: Step, channel: str, language: str, person: Person, now: datetime
@@ -373,6 +398,12 @@ def _prefer(channels: Sequence[str], preferred: Sequence[str]) -> list[str]:
 def _cap_field(channel: str, local: datetime) -> str:
     year, week, _ = local.isocalendar()
     return f"contact:{channel}:{year}-W{week:02d}"
+
+
+def _total_field(cap_field: str) -> str:
+    """The counter of every channel in the week of a channel's ``cap_field``."""
+    _, _, week = cap_field.split(":")
+    return f"contact:all:{week}"
 
 
 def _action(

@@ -28,6 +28,15 @@ Triggers of kind ``event``, ``lifecycle`` and ``date`` start scheduled runs (see
 :mod:`personalization.automation.engine`); ``phase`` and ``moment`` triggers are real-time and
 answered by :meth:`personalization.automation.next_action.NextActionPlanner.immediate`.
 
+Event time: a run is timed from when its trigger happened (the event's ``timestamp``, or the
+moment a customer really crossed into ``at_risk``/``lapsed``), not from when Kairos heard of it.
+A step whose moment is further in the past than its ``expires_after`` (the step's, else the
+programme's, else :data:`DEFAULT_EXPIRES_AFTER`) is not sent late: it is recorded as ``skipped``
+with the reason ("the moment has passed: purchase was 243 days ago"), whether that shows when it
+is planned or when a worker takes it (workers that were down do not send yesterday's steps).
+The follow-ups chained on ``sent`` of a skipped step are still planned from its moment (a
+purchase two hours old gets no confirmation any more, but its cross-sell three days later).
+
 Chain conditions (``when``) refer to what happened to the step named by ``after``: ``sent``
 follow-ups are scheduled with it; ``ignored`` ones too, and are cancelled as soon as that step is
 opened, clicked or converted; ``opened``/``clicked``/``converted`` ones are scheduled when that
@@ -69,6 +78,9 @@ DateTrigger = Literal["birthday", "order_anniversary"]
 OUTBOUND_CHANNELS: frozenset[str] = frozenset({"email", "sms", "push"})
 """Channels that reach a person who is not on the site: consent, quiet hours and the cap apply."""
 
+DEFAULT_EXPIRES_AFTER = timedelta(days=1)
+"""How late a step may still go out when neither it nor its programme says."""
+
 _ID = r"^[a-z][a-z0-9_]{0,59}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -91,6 +103,16 @@ def format_duration(value: timedelta) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def describe_age(delta: timedelta) -> str:
+    """``delta`` in its largest whole unit, for people: ``243 days``, ``2 hours``, ``1 minute``."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 Duration = Annotated[
@@ -177,12 +199,23 @@ class Step(_Model):
         description="Owed to the customer (order confirmation): no marketing consent, cap or "
         "quiet hours.",
     )
+    expires_after: Duration | None = Field(
+        default=None, description="How late it may still go out after its moment; later it is "
+        "skipped. Default: the programme's."
+    )
 
     @field_validator("delay")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
             raise ValueError("a delay cannot be negative")
+        return value
+
+    @field_validator("expires_after")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("expires_after must be positive, e.g. 1h or 2w")
         return value
 
 
@@ -200,8 +233,20 @@ class Programme(_Model):
         description="On a new trigger while a run exists: restart it, keep it, or never rerun.",
     )
     cancel_on: list[str] = Field(default_factory=list)
+    expires_after: Duration = Field(
+        default=DEFAULT_EXPIRES_AFTER,
+        description="How late its steps may still go out after their moment (a step may say "
+        "otherwise); later they are skipped.",
+    )
     action: Step
     follow_ups: list[Step] = Field(default_factory=list)
+
+    @field_validator("expires_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("expires_after must be positive, e.g. 1h or 2w")
+        return value
 
     @model_validator(mode="after")
     def _chain(self) -> Self:
@@ -229,6 +274,10 @@ class Programme(_Model):
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    def expiry_of(self, step: Step) -> timedelta:
+        """How late ``step`` may still go out after its moment."""
+        return step.expires_after if step.expires_after is not None else self.expires_after
 
     def parent_of(self, step: Step) -> Step | None:
         """The step ``step`` follows (``None`` for the action)."""

@@ -17,6 +17,7 @@ from personalization.automation.action_record import (
     due_members,
     member_of,
 )
+from personalization.automation.programmes import describe_age, format_duration
 from personalization.store.protocols import PersonalRecords
 
 
@@ -129,8 +130,12 @@ class RecordsScheduler:
         items: list[tuple[Claim, ActionRecord | None]] = []
         first_time: list[ActionRecord] = []
         for claim, record in zip(claims, loaded, strict=True):
-            if record is None or record.status in ("cancelled", "suppressed"):
+            if record is None or record.status in ("cancelled", "suppressed", "skipped"):
                 items.append((claim, None))  # erased or cancelled meanwhile: just release it
+                continue
+            if record.status == "pending" and record.expires_at and now > record.expires_at:
+                first_time.append(_too_late(record, now))  # stored, not published
+                items.append((claim, None))
                 continue
             if record.status == "pending":
                 record = record.model_copy(update={"status": "sent", "published_at": now})
@@ -149,6 +154,16 @@ class RecordsScheduler:
             for (_, record), entry_id in zip(items, ids, strict=True)
             if record is not None and entry_id is not None
         ]
+
+
+def _too_late(record: ActionRecord, now: datetime) -> ActionRecord:
+    """``record`` skipped because no worker took it before it expired (workers were down)."""
+    assert record.expires_at is not None
+    note = (f"the moment has passed: due {describe_age(now - record.send_at)} ago "
+            f"({record.step} goes out at most "
+            f"{format_duration(record.expires_at - record.send_at)} late)")
+    return record.model_copy(update={"status": "skipped", "closed_at": now, "note": note,
+                                     "reasons": [*record.reasons, note]})
 
 
 def stream_entry(record: ActionRecord) -> dict[str, bytes | str]:

@@ -211,7 +211,7 @@ class Importer:
             return Rejection(line, row_identifier(kind, row), str(exc))
         if not raw:
             return None  # nothing to import (a cancelled order)
-        events, problems = parse_events(raw)
+        events, problems = parse_events(raw, now=self.clock())
         if problems:
             return Rejection(line, profile_id, problems[0].reason)
         return _Row(line, profile_id, events)

@@ -93,6 +93,21 @@ def stage_for(
     return Stage.active, f"first order {since_first:.0f}d ago"
 
 
+def stage_reached_at(
+    stage: Stage, *, last_order_at: datetime | None, now: datetime, policy: LifecyclePolicy
+) -> datetime:
+    """When a person who is in ``stage`` at ``now`` got there, as far as the events tell.
+
+    ``at_risk`` and ``lapsed`` are reached by silence: the day the last order was
+    ``at_risk_days`` (``lapsed_days``) old, which for an order reported months late is long
+    before ``now``. Other stages are reached when they are noticed (``now``).
+    """
+    days = {Stage.at_risk: policy.at_risk_days, Stage.lapsed: policy.lapsed_days}.get(stage)
+    if days is None or last_order_at is None:
+        return now
+    return min(now, last_order_at + timedelta(days=days))
+
+
 @dataclass(frozen=True, slots=True)
 class RfmScores:
     recency: int

@@ -28,7 +28,7 @@ from personalization.profiles.events import (
     Purpose,
     RemoveFromCart,
 )
-from personalization.profiles.lifecycle import stage_for
+from personalization.profiles.lifecycle import stage_for, stage_reached_at
 from personalization.profiles.profile import (
     INFERRABLE,
     Cart,
@@ -254,12 +254,15 @@ def reduce(
                               policy=policy.lifecycle)
     transitions: list[Transition] = []
     if stage != p.lifecycle.stage or p.lifecycle.since is None:
-        transition = Transition(from_stage=p.lifecycle.stage, to_stage=stage, at=now,
+        # Reached when it really happened: a lapse that an old order reveals is not news now.
+        at = stage_reached_at(stage, last_order_at=p.rfm.last_order_at, now=now,
+                              policy=policy.lifecycle)
+        transition = Transition(from_stage=p.lifecycle.stage, to_stage=stage, at=at,
                                 reason=reason)
         if stage != p.lifecycle.stage:
             transitions.append(transition)
             p.lifecycle.history = (p.lifecycle.history + [transition])[-policy.max_history:]
-        p.lifecycle.stage, p.lifecycle.since = stage, now
+        p.lifecycle.stage, p.lifecycle.since = stage, at
     if events or transitions:
         p.updated_at = now
     return Reduction(p, transitions)

@@ -43,7 +43,7 @@ class ActionPublic(BaseModel):
     programme: str
     step: str
     type: str
-    status: Literal["pending", "sent", "cancelled", "suppressed"]
+    status: Literal["pending", "sent", "cancelled", "suppressed", "skipped"]
     channel: str
     send_at: str
     content_id: str | None
@@ -51,9 +51,11 @@ class ActionPublic(BaseModel):
     incentive: bool
     transactional: bool
     reasons: list[str]
-    note: str | None = Field(description="Why it was cancelled or suppressed.")
+    note: str | None = Field(description="Why it was cancelled, suppressed or skipped.")
     outcome: str | None
     published_at: str | None
+    expires_at: str | None = Field(
+        default=None, description="Not sent later than this: its moment will have passed.")
     created_at: str
 
     @classmethod
@@ -77,7 +79,8 @@ router = APIRouter(prefix="/v1", tags=["automation"])
 
 @router.get("/profiles/{profile_id}/actions", summary="Pending and past actions of a person")
 async def person_actions(profile_id: ProfileIdPath, automation: AutomationDep) -> PersonActions:
-    """Pending steps by due time, then past ones (sent, cancelled, suppressed), newest first."""
+    """Pending steps by due time, then past ones (sent, cancelled, suppressed, skipped), newest
+    first."""
     records = await automation.scheduler.actions(profile_id)
     return PersonActions(
         profile_id=profile_id,

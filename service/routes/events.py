@@ -9,6 +9,11 @@ silently; ``complete`` is ``false`` whenever something was rejected. Only when n
 the answer a 422 problem (with the same list under ``errors``). A repeated ``event_id`` is
 accepted again and reported under ``duplicates``, applied once.
 
+``timestamp`` is when the event happened: profiles and automation are timed from it (an order
+reported months late updates the order history but sends no confirmation now). A timestamp more
+than five minutes ahead of the server's clock is refused with the reason; up to that it counts
+as now.
+
 The answer comes after the store acknowledged every accepted event and the profiles are updated.
 When the store cannot be reached the answer is a 503 problem with ``Retry-After``, and nothing is
 acknowledged: send the same batch again (repeated ids are applied once).
@@ -90,7 +95,7 @@ async def post_events(
     if len(items) > settings.max_batch_events:
         return problem(422, "Invalid request", f"{len(items)} events in one batch; send at most "
                        f"{settings.max_batch_events} per request", request=request)
-    events, bad = parse_events(items)
+    events, bad = parse_events(items, now=profiles.clock())
     if bad:
         metrics.events.labels("rejected").inc(len(bad))
     if not events:

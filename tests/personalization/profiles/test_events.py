@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from pydantic import ValidationError
 
@@ -51,6 +53,26 @@ def test_batch_reports_index_id_and_reason_of_each_bad_event() -> None:
     assert [(p.index, p.event_id) for p in bad] == [(1, "bad-1"), (3, "bad-2"), (4, None)]
     assert "custom" in bad[0].reason
     assert "query" in bad[1].reason
+
+
+def test_a_timestamp_in_the_future_beyond_clock_skew_is_refused_with_the_reason() -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def at(delta: timedelta) -> dict[str, object]:
+        return {"event_id": f"e{delta.total_seconds():.0f}", "type": "login", "profile_id": "u1",
+                "timestamp": (now + delta).isoformat()}
+
+    good, bad = parse_events([at(timedelta(days=-243)), at(timedelta(minutes=4)),
+                              at(timedelta(days=3, hours=1))], now=now)
+    assert [e.event_id for e in good] == ["e-20995200", "e240"]
+    assert good[1].at(now) == now  # a client clock a little fast: it happened now
+    (late,) = bad
+    assert (late.index, late.event_id) == (2, "e262800")
+    assert late.reason == (
+        "timestamp: 2026-03-05T10:00:00+0000 is 3 days in the future (at most 5 minutes of clock "
+        "skew is allowed): send the time the event happened, with its time zone, or leave it out "
+        "for now")
+    assert parse_events([at(timedelta(days=3))])[1] == []  # without a clock: not checked
 
 
 def test_merges_only_when_both_ids_differ() -> None:

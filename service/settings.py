@@ -9,10 +9,29 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SiteSettings(BaseModel):
+    """One more website (``KAIROS_SITES``): its public key, its pages' origins and the secret
+    its backend signs identities with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: SecretStr = Field(description="The site's public key (X-API-Key).")
+    origins: list[str] = Field(min_length=1, description="Origins of the site's pages.")
+    identity_secret: SecretStr = Field(description="Signs the site's identities (>= 16 bytes).")
+
+    @model_validator(mode="after")
+    def _secret_long_enough(self) -> SiteSettings:
+        if len(self.identity_secret.get_secret_value().encode()) < 16:
+            raise ValueError("a site's identity_secret needs at least 16 bytes")
+        if "*" in self.origins:
+            raise ValueError("list the site's origins, not '*'")
+        return self
 
 
 class Settings(BaseSettings):
@@ -54,6 +73,9 @@ class Settings(BaseSettings):
     site_origins: list[str] | None = Field(
         default=None, description="Origins whose pages may call Kairos (CORS), as JSON; default: "
         "this service's own in development, none in production.")
+    sites: list[SiteSettings] = Field(
+        default_factory=list, description='More websites, as JSON [{"key", "origins", '
+        '"identity_secret"}]: each key works only from its origins, with its own secret.')
 
     # Limits
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
@@ -198,13 +220,21 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def allowed_origins(self) -> list[str]:
-        """The CORS origins: ``site_origins``, else this service's own in development."""
+    def default_site_origins(self) -> list[str]:
+        """The origins of ``site_key``'s pages: ``site_origins``, else this service's own in
+        development."""
         if self.site_origins is not None:
             return self.site_origins
         if self.environment == "production":
             return []
         return ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """The CORS origins: those of every site (a preflight carries no key to tell them
+        apart; the request itself is refused when its key is not for its origin)."""
+        every = [*self.default_site_origins, *(o for s in self.sites for o in s.origins)]
+        return list(dict.fromkeys(every))
 
     @model_validator(mode="after")
     def _link_secret_long_enough(self) -> Settings:
@@ -239,10 +269,10 @@ class Settings(BaseSettings):
                 names = ", ".join(f"KAIROS_{m.upper()}" for m in missing)
                 raise ValueError(f"production needs {names}")
             keys = [k.get_secret_value() for k in (self.site_key, self.server_key, self.admin_key)
-                    if k is not None]
+                    if k is not None] + [site.key.get_secret_value() for site in self.sites]
             if len(set(keys)) != len(keys):
-                raise ValueError("KAIROS_SITE_KEY, KAIROS_SERVER_KEY and KAIROS_ADMIN_KEY must "
-                                 "differ")
+                raise ValueError("KAIROS_SITE_KEY, KAIROS_SERVER_KEY, KAIROS_ADMIN_KEY and the "
+                                 "keys of KAIROS_SITES must differ")
             if "*" in self.allowed_origins:
                 raise ValueError("KAIROS_SITE_ORIGINS: list the shop's origins, not '*'")
         return self

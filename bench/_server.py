@@ -19,6 +19,8 @@ from tests.http_servers import wait_ready  # noqa: E402
 from tests.redis_servers import free_port, start_redis  # noqa: E402
 
 SITE_KEY = "bench-site-key"
+SERVER_KEY = "bench-server-key"
+"""The shop's backend: names customers by profile_id (the site key needs a signed identity)."""
 ADMIN_KEY = "bench-admin-key"
 
 
@@ -54,7 +56,7 @@ def kairos(redis_url: str | None, *, workers: int = 2, env: dict[str, str] | Non
     port = free_port()
     log_path = Path(tempfile.gettempdir()) / f"kairos-bench-{port}.log"
     environ = {**os.environ, "KAIROS_SITE_KEY": SITE_KEY, "KAIROS_ADMIN_KEY": ADMIN_KEY,
-               "KAIROS_LOG_LEVEL": "WARNING", **(env or {})}
+               "KAIROS_SERVER_KEY": SERVER_KEY, "KAIROS_LOG_LEVEL": "WARNING", **(env or {})}
     if redis_url:
         environ["KAIROS_REDIS_URL"] = redis_url
     log_file = log_path.open("wb")
@@ -102,5 +104,5 @@ def stop_session(process: subprocess.Popen[bytes], *, timeout: float) -> None:
         process.wait()
 
 
-__all__ = ["ADMIN_KEY", "SITE_KEY", "Server", "dedicated_redis", "free_port", "kairos",
-           "kairos_worker", "stop_session"]
+__all__ = ["ADMIN_KEY", "SERVER_KEY", "SITE_KEY", "Server", "dedicated_redis", "free_port",
+           "kairos", "kairos_worker", "stop_session"]

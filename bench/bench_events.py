@@ -60,7 +60,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._server import SITE_KEY, kairos, kairos_worker  # noqa: E402
+from bench._server import SERVER_KEY, kairos, kairos_worker  # noqa: E402
 from personalization.profiles.reactions import GROUP  # noqa: E402
 from personalization.store.keys import Keys  # noqa: E402
 from tests.redis_servers import answers, start_redis  # noqa: E402
@@ -146,7 +146,7 @@ async def drive(base: str, body_for: Callable[[random.Random], tuple[bytes, int]
     events = 0
     failures = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"X-API-Key": SITE_KEY, "Content-Type": "application/json"}
+    headers = {"X-API-Key": SERVER_KEY, "Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
                                  headers=headers) as client:
         stop = time.perf_counter() + seconds
@@ -222,7 +222,7 @@ async def fill_profiles(base: str, prefix: str, count: int, per_profile: int) ->
     """``count`` fresh profiles with ``per_profile`` events each, in batches of 10."""
     rng = random.Random(11)
     ids = [f"size-{uuid.uuid4().hex[:12]}" for _ in range(count)]
-    headers = {"X-API-Key": SITE_KEY}
+    headers = {"X-API-Key": SERVER_KEY}
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
         for profile_id in ids:
             for _ in range(per_profile // 10):

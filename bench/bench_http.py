@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bench import loadgen
-from bench._server import SITE_KEY, dedicated_redis, kairos
+from bench._server import SERVER_KEY, dedicated_redis, kairos
 from bench.bench_events import make_event
 from personalization.store.keys import Keys
 
@@ -49,7 +49,7 @@ REFERRERS = ["https://www.google.de/search?q=wanderschuhe+test", "", "https://ww
 UTTERANCES = ["wo ist meine bestellung", "ich suche ein leichtes zelt für zwei",
               "can I return my boots", "welche jacke ist wasserdicht", "filiale in der nähe",
               "my payment failed", "ich will mein konto löschen", "what are your opening hours"]
-HEADERS = {"X-API-Key": SITE_KEY}
+HEADERS = {"X-API-Key": SERVER_KEY}
 
 
 def context(rng: random.Random) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from importlib.metadata import version as package_version
 
 import typer
@@ -11,6 +12,7 @@ import uvicorn
 from rich.console import Console
 
 from personalization.errors import InvalidProgramme
+from personalization.profiles.signed_identity import IdentityVerifier
 from service.auth import ApiKeys
 from service.cli_content import content_app
 from service.cli_import import import_app
@@ -26,6 +28,23 @@ app.add_typer(intent_app, name="intent", help="Train, evaluate and try the inten
 app.add_typer(import_app, name="import", help="Import profiles (CRM) and orders (shop export).")
 
 
+def _development_secrets() -> None:
+    """Generate the keys and the identity secret that are not set, once for every worker."""
+    names = ("KAIROS_SITE_KEY", "KAIROS_SERVER_KEY", "KAIROS_ADMIN_KEY", "KAIROS_IDENTITY_SECRET")
+    if all(os.environ.get(name) for name in names):
+        return
+    keys = ApiKeys.generate()
+    os.environ.setdefault("KAIROS_SITE_KEY", keys.site)
+    os.environ.setdefault("KAIROS_SERVER_KEY", keys.server)
+    os.environ.setdefault("KAIROS_ADMIN_KEY", keys.admin)
+    os.environ.setdefault("KAIROS_IDENTITY_SECRET", secrets.token_urlsafe(32))
+    console.print("[bold yellow]Development keys[/] (set KAIROS_SITE_KEY / KAIROS_SERVER_KEY / "
+                  "KAIROS_ADMIN_KEY / KAIROS_IDENTITY_SECRET to choose your own):")
+    console.print(f"  site key:   {os.environ['KAIROS_SITE_KEY']}")
+    console.print(f"  server key: {os.environ['KAIROS_SERVER_KEY']}")
+    console.print(f"  admin key:  {os.environ['KAIROS_ADMIN_KEY']}")
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
@@ -34,15 +53,7 @@ def serve(
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
 ) -> None:
     """Start the HTTP service."""
-    if not os.environ.get("KAIROS_SITE_KEY") or not os.environ.get("KAIROS_ADMIN_KEY"):
-        # Generated here, not per worker, so that every worker accepts the same keys.
-        keys = ApiKeys.generate()
-        os.environ.setdefault("KAIROS_SITE_KEY", keys.site)
-        os.environ.setdefault("KAIROS_ADMIN_KEY", keys.admin)
-        console.print("[bold yellow]Development keys[/] (set KAIROS_SITE_KEY / KAIROS_ADMIN_KEY "
-                      "to choose your own):")
-        console.print(f"  site key:  {os.environ['KAIROS_SITE_KEY']}")
-        console.print(f"  admin key: {os.environ['KAIROS_ADMIN_KEY']}")
+    _development_secrets()
     if workers > 1 and not os.environ.get("KAIROS_REDIS_URL"):
         console.print("[yellow]Several workers without KAIROS_REDIS_URL each keep their own "
                       "embedded store; set a Redis URL to share profiles and statistics.[/]")
@@ -84,6 +95,33 @@ def automation_import(file: str = typer.Argument(..., help="Programmes YAML file
     where = "stored in Redis" if settings.redis_url else "valid (no KAIROS_REDIS_URL: not stored)"
     console.print(f"{len(programmes.programmes)} programmes {where}: "
                   + ", ".join(p.id for p in programmes))
+
+
+identity_app = typer.Typer(help="Signed identities of logged-in customers.",
+                            no_args_is_help=True)
+app.add_typer(identity_app, name="identity", help="Sign an X-Kairos-Identity token to try it.")
+
+
+@identity_app.command("sign")
+def identity_sign(
+    profile_id: str = typer.Argument(..., help="The logged-in customer's profile id."),
+    ttl: int = typer.Option(3600, min=1, help="Seconds until the token expires."),
+) -> None:
+    """Print a token for PROFILE_ID signed with KAIROS_IDENTITY_SECRET (what the shop's backend
+    does per page; send it as the X-Kairos-Identity header or data-kairos-identity)."""
+    settings = Settings()
+    if settings.identity_secret is None:
+        console.print("[red]Set KAIROS_IDENTITY_SECRET[/] (the secret Kairos verifies with).")
+        raise typer.Exit(2)
+    verifier = IdentityVerifier([settings.identity_secret.get_secret_value().encode()],
+                                max_lifetime=settings.identity_max_lifetime_hours * 3600)
+    try:
+        token = verifier.sign(profile_id, ttl=ttl)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"expires in {ttl} s; header: X-Kairos-Identity")
+    typer.echo(token)
 
 
 @app.command()

@@ -1,4 +1,9 @@
-"""Per-key rate limits: a fixed one-minute window per API key, shared by all workers via Redis.
+"""Rate limits: a fixed one-minute window, shared by all workers via Redis.
+
+The public site key is counted per client address (``site_per_minute``, on by default: anyone can
+copy the key out of a page, so one address must not be able to use up the service); server and
+admin keys are counted per key (``per_minute``, off by default). The client address is the ASGI
+peer: behind a proxy, run uvicorn with ``--proxy-headers --forwarded-allow-ips``.
 
 With the embedded store the window is counted in process. When Redis cannot be reached the limiter
 lets requests through: refusing traffic because the limiter's own store is down would turn a
@@ -58,7 +63,7 @@ class RedisWindowCounter:
 
 
 class RateLimitMiddleware:
-    """429 with ``Retry-After`` once a key has made ``per_minute`` requests in this minute."""
+    """429 with ``Retry-After`` once a key (a site key: per address) exceeds its minute's limit."""
 
     def __init__(
         self,
@@ -66,30 +71,50 @@ class RateLimitMiddleware:
         *,
         per_minute: int,
         counter: Callable[[], WindowCounter | None],
+        site_per_minute: int = 0,
+        role_of: Callable[[bytes], str | None] = lambda key: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.per_minute = per_minute
+        self.site_per_minute = site_per_minute
+        self.role_of = role_of
         self.counter = counter
         self.clock = clock
 
+    def _limit(self, scope: Scope) -> tuple[str, int, str] | None:
+        """``(counter key, limit, who)`` of this request, or ``None`` when it is not limited."""
+        if scope["type"] != "http" or (self.per_minute <= 0 and self.site_per_minute <= 0):
+            return None
+        key = dict(scope.get("headers") or []).get(b"x-api-key")
+        if not key:
+            return None
+        digest = hashlib.sha256(key).hexdigest()[:16]  # never the key itself in a Redis key
+        if self.role_of(key) == "site":
+            if self.site_per_minute <= 0:
+                return None
+            client = scope.get("client")
+            address = client[0] if client else "unknown"
+            where = hashlib.sha256(address.encode()).hexdigest()[:16]
+            return f"{digest}:{where}", self.site_per_minute, "This address"
+        return (digest, self.per_minute, "This key") if self.per_minute > 0 else None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        counter = self.counter() if self.per_minute > 0 else None
-        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
-        key = headers.get(b"x-api-key")
-        if counter is None or not key:
+        limit = self._limit(scope)
+        counter = self.counter() if limit is not None else None
+        if limit is None or counter is None:
             await self.app(scope, receive, send)
             return
+        key, per_minute, who = limit
         now = self.clock()
         window = int(now // 60)
-        digest = hashlib.sha256(key).hexdigest()[:16]  # never the key itself in a Redis key
-        if await counter.hit(digest, window) <= self.per_minute:
+        if await counter.hit(key, window) <= per_minute:
             await self.app(scope, receive, send)
             return
         retry_after = str(max(1, 60 - int(now % 60)))
         body = orjson.dumps({
             "type": "about:blank", "title": "Too many requests", "status": 429,
-            "detail": f"This key has made more than {self.per_minute} requests this minute; "
+            "detail": f"{who} has made more than {per_minute} requests this minute; "
                       f"retry after {retry_after} s.",
             "instance": scope.get("path", ""),
         })

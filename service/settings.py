@@ -9,10 +9,29 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SiteSettings(BaseModel):
+    """One more website (``KAIROS_SITES``): its public key, its pages' origins and the secret
+    its backend signs identities with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: SecretStr = Field(description="The site's public key (X-API-Key).")
+    origins: list[str] = Field(min_length=1, description="Origins of the site's pages.")
+    identity_secret: SecretStr = Field(description="Signs the site's identities (>= 16 bytes).")
+
+    @model_validator(mode="after")
+    def _secret_long_enough(self) -> SiteSettings:
+        if len(self.identity_secret.get_secret_value().encode()) < 16:
+            raise ValueError("a site's identity_secret needs at least 16 bytes")
+        if "*" in self.origins:
+            raise ValueError("list the site's origins, not '*'")
+        return self
 
 
 class Settings(BaseSettings):
@@ -36,15 +55,35 @@ class Settings(BaseSettings):
     decision_ttl_hours: float = Field(default=72, gt=0)
 
     # Access
-    site_key: SecretStr | None = Field(default=None, description="Public key for sites and bots.")
+    site_key: SecretStr | None = Field(
+        default=None, description="Public key of the website (in every page): anonymous visitors "
+        "and signed identities only.")
+    server_key: SecretStr | None = Field(
+        default=None, description="Key of the shop's backend or chatbot server: public routes, "
+        "any profile_id, every event type.")
     admin_key: SecretStr | None = Field(default=None, description="Key for marketers and admins.")
     session_secret: SecretStr | None = Field(default=None, description="Signs console sessions.")
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    identity_secret: SecretStr | None = Field(
+        default=None, description="Signs X-Kairos-Identity tokens (>= 16 bytes), shared with the "
+        "shop's backend.")
+    identity_previous_secrets: list[SecretStr] = Field(
+        default_factory=list, description="Older identity secrets still verified (rotation).")
+    identity_max_lifetime_hours: float = Field(
+        default=24, gt=0, le=24 * 30, description="Identity tokens expiring later are refused.")
+    site_origins: list[str] | None = Field(
+        default=None, description="Origins whose pages may call Kairos (CORS), as JSON; default: "
+        "this service's own in development, none in production.")
+    sites: list[SiteSettings] = Field(
+        default_factory=list, description='More websites, as JSON [{"key", "origins", '
+        '"identity_secret"}]: each key works only from its origins, with its own secret.')
 
     # Limits
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_batch_events: int = Field(default=500, ge=1, le=10_000)
-    rate_limit_per_minute: int = Field(default=0, ge=0, description="Per key; 0 turns it off.")
+    rate_limit_per_minute: int = Field(
+        default=0, ge=0, description="Per server or admin key; 0 turns it off.")
+    site_rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Per site key and client address; 0 turns it off.")
 
     # Situation
     internal_hosts: list[str] = Field(default_factory=list)
@@ -176,6 +215,30 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _identity_secret_long_enough(self) -> Settings:
+        secrets = [self.identity_secret, *self.identity_previous_secrets]
+        if any(s is not None and len(s.get_secret_value().encode()) < 16 for s in secrets):
+            raise ValueError("KAIROS_IDENTITY_SECRET (and previous secrets) need at least 16 bytes")
+        return self
+
+    @property
+    def default_site_origins(self) -> list[str]:
+        """The origins of ``site_key``'s pages: ``site_origins``, else this service's own in
+        development."""
+        if self.site_origins is not None:
+            return self.site_origins
+        if self.environment == "production":
+            return []
+        return ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """The CORS origins: those of every site (a preflight carries no key to tell them
+        apart; the request itself is refused when its key is not for its origin)."""
+        every = [*self.default_site_origins, *(o for s in self.sites for o in s.origins)]
+        return list(dict.fromkeys(every))
+
+    @model_validator(mode="after")
     def _link_secret_long_enough(self) -> Settings:
         secrets = [self.link_secret, *self.link_previous_secrets.values()]
         if any(s is not None and len(s.get_secret_value()) < 16 for s in secrets):
@@ -200,12 +263,18 @@ class Settings(BaseSettings):
         if self.environment == "production":
             missing = [
                 name
-                for name in ("site_key", "admin_key", "session_secret")
+                for name in ("site_key", "server_key", "admin_key", "session_secret",
+                             "identity_secret")
                 if getattr(self, name) is None
             ]
             if missing:
                 names = ", ".join(f"KAIROS_{m.upper()}" for m in missing)
                 raise ValueError(f"production needs {names}")
-            if self.site_key == self.admin_key:
-                raise ValueError("KAIROS_SITE_KEY and KAIROS_ADMIN_KEY must differ")
+            keys = [k.get_secret_value() for k in (self.site_key, self.server_key, self.admin_key)
+                    if k is not None] + [site.key.get_secret_value() for site in self.sites]
+            if len(set(keys)) != len(keys):
+                raise ValueError("KAIROS_SITE_KEY, KAIROS_SERVER_KEY, KAIROS_ADMIN_KEY and the "
+                                 "keys of KAIROS_SITES must differ")
+            if "*" in self.allowed_origins:
+                raise ValueError("KAIROS_SITE_ORIGINS: list the shop's origins, not '*'")
         return self

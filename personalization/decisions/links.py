@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from personalization.clock import Clock, system_clock
 from personalization.errors import InvalidLinkRequest
+from personalization.profiles.ids import ID_MESSAGE, is_profile_id
 
 if TYPE_CHECKING:
     from personalization.decisions.models import DecisionRequest
@@ -48,7 +49,6 @@ TOKEN_PARAM: Final = "kt"
 
 MAX_TOKEN_CHARS: Final = 512
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_PROFILE_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 _MAC_BYTES: Final = 16
 _DOMAIN: Final = b"kairos-link-v1"
 
@@ -118,10 +118,8 @@ class LinkSigner:
         Raises :class:`InvalidLinkRequest` for an id that is not a profile id or a ``ttl`` that is
         not positive or exceeds ``max_ttl``.
         """
-        if not _PROFILE_ID.match(profile_id):
-            raise InvalidLinkRequest(
-                "profile_id must be 1-128 characters of letters, digits and . _ : @ -"
-            )
+        if not is_profile_id(profile_id):
+            raise InvalidLinkRequest(f"profile_id: {ID_MESSAGE}")
         if ttl <= timedelta(0) or ttl > self.max_ttl:
             raise InvalidLinkRequest(
                 f"ttl must be positive and at most {self.max_ttl.days} days"
@@ -163,7 +161,7 @@ class LinkSigner:
             return None
         if expires <= (now or self.clock()).timestamp():
             return None
-        return profile_id if _PROFILE_ID.match(profile_id) else None
+        return profile_id if is_profile_id(profile_id) else None
 
     def recognise(self, url: str | None, *, now: datetime | None = None) -> LinkVisit:
         """Find and verify the token of a page URL; see the module docstring.

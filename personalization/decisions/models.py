@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from content_pool.models import Channel
 from intent.situation.context import ContextInput
+from personalization.profiles.ids import ProfileId
 
 FeedbackEvent = Literal["impression", "click", "conversion", "dismiss"]
 """What a site reports about a shown item. Clicks and conversions are the bandit's reward."""
@@ -39,8 +40,8 @@ class DecisionRequest(BaseModel):
     model_config = _FROZEN
 
     session_id: str = Field(pattern=_ID)
-    profile_id: str | None = Field(default=None, pattern=_ID)
-    anonymous_id: str | None = Field(default=None, pattern=_ID)
+    profile_id: ProfileId | None = None
+    anonymous_id: ProfileId | None = None
     slots: list[str] = Field(min_length=1, max_length=20, examples=[["hero", "sidebar"]])
     context: ContextInput = Field(default_factory=ContextInput)
     text: str | None = Field(default=None, max_length=2000)

@@ -54,10 +54,8 @@ from pydantic import (
     model_validator,
 )
 
-PROFILE_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
-"""Profile and anonymous ids: 1–128 characters, letters, digits and ``. _ : @ -`` (no braces)."""
+from personalization.profiles.ids import ProfileId
 
-ProfileId = Annotated[str, StringConstraints(pattern=PROFILE_ID_PATTERN)]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Label = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)

@@ -20,6 +20,8 @@ from fastapi.responses import Response
 from intent.situation.context import client_hints
 from personalization.decisions.links import identify
 from personalization.decisions.models import DecisionRequest
+from personalization.profiles.ids import ProfileId
+from service.auth import CallerDep
 from service.deps import DeciderDep, LinkSignerDep
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
@@ -57,10 +59,11 @@ async def block(
     request: Request,
     decider: DeciderDep,
     link_signer: LinkSignerDep,
+    caller: CallerDep,
     slot: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
     session_id: Annotated[str | None, Query(pattern=_ID)] = None,
-    profile_id: Annotated[str | None, Query(pattern=_ID)] = None,
-    anonymous_id: Annotated[str | None, Query(pattern=_ID)] = None,
+    profile_id: Annotated[ProfileId | None, Query()] = None,
+    anonymous_id: Annotated[ProfileId | None, Query()] = None,
     lang: Annotated[str | None, Query(pattern=r"^[a-z]{2}$")] = None,
     text: Annotated[str | None, Query(max_length=500, description="A search term.")] = None,
     url: Annotated[str | None, Query(max_length=2000, description="The page's URL.")] = None,
@@ -68,7 +71,7 @@ async def block(
     now = datetime.now(UTC)
     asked = DecisionRequest(
         session_id=session_id or f"esi-{uuid.uuid4().hex}",
-        profile_id=profile_id,
+        profile_id=caller.person(profile_id),
         anonymous_id=anonymous_id,
         slots=[slot],
         context=context_from_headers(request, url),

@@ -39,7 +39,9 @@ from personalization.conversation.memory import (
 )
 from personalization.decisions.models import DecisionRequest, SituationSummary
 from personalization.profiles.consent import Purpose, allows
+from personalization.profiles.ids import ProfileId
 from personalization.profiles.service import ProfileService
+from service.auth import CallerDep
 from service.deps import (
     AutomationDep,
     DeciderDep,
@@ -80,7 +82,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     session_id: str = Field(pattern=_ID)
-    profile_id: str | None = Field(default=None, pattern=_ID)
+    profile_id: ProfileId | None = None
     message: str = Field(min_length=1, max_length=2000)
     channel: Literal["chat", "web", "app", "messenger"] = "chat"
     lang: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
@@ -206,8 +208,11 @@ async def chat(
     planner: PlannerDep,
     memory: MemoryDep,
     profiles: ProfileServiceDep,
+    caller: CallerDep,
 ) -> ChatAnswer:
     now = datetime.now(UTC)
+    # With the site key the person is only the one of X-Kairos-Identity (see service.auth).
+    body = body.model_copy(update={"profile_id": caller.person(body.profile_id)})
     owner = memory.owner(body.profile_id, body.session_id)
     conversation = await memory.load(owner, body.session_id, now)
     # The conversation's language: stated, else kept from earlier turns, else the browser's,

@@ -1,8 +1,9 @@
 """Decisions: what to show now (``POST /v1/decide``), what happened (``POST /v1/feedback``),
 and what worked (``GET /v1/reports/content``).
 
-``decide`` and ``feedback`` take the site key; the report takes the admin key (the router is
-included twice by the app: :data:`router` with SITE, :data:`admin_router` with ADMIN).
+``decide`` and ``feedback`` take the site key (:mod:`service.auth` says what it may name); the
+report takes the admin key (the router is included twice by the app: :data:`router` with SITE,
+:data:`admin_router` with ADMIN).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from personalization.clock import system_clock
 from personalization.decisions.links import identify
 from personalization.decisions.models import Decision, DecisionRequest, Feedback
 from personalization.decisions.reports import ContentReport, GroupBy, content_report
+from service.auth import CallerDep
 from service.deps import DeciderDep, LinkSignerDep, MetricsDep
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -35,10 +37,13 @@ class FeedbackAccepted(BaseModel):
 @router.post("/decide", summary="Choose the content of each slot for this visitor, now")
 async def decide(
     request: Request, body: DecisionRequest, decider: DeciderDep, metrics: MetricsDep,
-    link_signer: LinkSignerDep,
+    link_signer: LinkSignerDep, caller: CallerDep,
 ) -> Decision:
+    """With the site key, the person is the one of ``X-Kairos-Identity`` (or of a signed
+    newsletter link), else the anonymous visitor; an unproven ``profile_id`` is a 403."""
     now = system_clock()
-    body = body.model_copy(update={"context": from_headers(body.context, request.headers)})
+    body = body.model_copy(update={"context": from_headers(body.context, request.headers),
+                                   "profile_id": caller.person(body.profile_id)})
     # A signed newsletter-link token in the page URL names the person (and is stripped).
     body, _visit = identify(link_signer, body, now=now)
     decision = await decider.decide(body, now)

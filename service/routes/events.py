@@ -1,7 +1,9 @@
 """``POST /v1/events``: sites, apps and bots report what people do.
 
 The body is one event (an object with ``type``) or a batch ``{"events": [...]}`` of at most
-``max_batch_events``. Events are documented in :mod:`personalization.profiles.events`.
+``max_batch_events``. Events are documented in :mod:`personalization.profiles.events`. With the
+site key only the events of :mod:`personalization.profiles.browser_events` are accepted; the
+others are rejected with the rule's reason (the server and admin keys may send every type).
 
 Partial acceptance: each event is validated on its own. The valid ones are stored and the invalid
 ones are listed in ``rejected`` with their index in the batch and the reason, so nothing is dropped
@@ -33,7 +35,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from personalization.profiles import browser_events
 from personalization.profiles.event_parsing import EventProblem, parse_events
+from personalization.profiles.events import Event
+from personalization.profiles.service import ProfileService
+from service.auth import Caller, CallerDep
 from service.deps import MetricsDep, ProfileServiceDep, SettingsDep
 from service.problems import problem
 
@@ -81,7 +87,8 @@ def _items(body: object) -> list[object] | str:
              responses={422: {"description": "Nothing valid in the body"},
                         503: {"description": "Store unavailable: retry later"}})
 async def post_events(
-    request: Request, profiles: ProfileServiceDep, settings: SettingsDep, metrics: MetricsDep
+    request: Request, profiles: ProfileServiceDep, settings: SettingsDep, metrics: MetricsDep,
+    caller: CallerDep,
 ) -> EventsReceipt | JSONResponse:
     try:
         body = orjson.loads(await request.body())
@@ -96,6 +103,8 @@ async def post_events(
         return problem(422, "Invalid request", f"{len(items)} events in one batch; send at most "
                        f"{settings.max_batch_events} per request", request=request)
     events, bad = parse_events(items, now=profiles.clock())
+    if not caller.trusted:
+        events, bad = await _only_allowed(caller, profiles, events, bad)
     if bad:
         metrics.events.labels("rejected").inc(len(bad))
     if not events:
@@ -111,6 +120,32 @@ async def post_events(
         duplicates=report.duplicates,
         rejected=[RejectedEvent(**b.as_dict()) for b in bad],
     )
+
+
+async def _only_allowed(
+    caller: Caller, profiles: ProfileService, events: list[Event], bad: list[EventProblem]
+) -> tuple[list[Event], list[EventProblem]]:
+    """The events the (site key) caller may send, and the others refused with the rule's reason.
+
+    Refusing an event never loses the rest of the batch (the index is the batch's).
+    """
+    taken = {problem.index for problem in bad}
+    indices = [i for i in range(len(events) + len(bad)) if i not in taken]
+    known = await browser_events.known_ids(
+        profiles.store, {e.anonymous_id for e in events if e.profile_id is None and e.anonymous_id})
+    allowed: list[Event] = []
+    refused = list(bad)
+    for index, event in zip(indices, events, strict=True):
+        reason = caller.event_refusal(event)
+        if reason is None and event.profile_id is None and event.anonymous_id in known:
+            reason = ("anonymous_id names a known customer's profile: a browser sends its own "
+                      "random anonymous id")
+        if reason is None:
+            allowed.append(event)
+        else:
+            refused.append(EventProblem(index, event.event_id, f"not allowed with the site key: "
+                                                               f"{reason}"))
+    return allowed, sorted(refused, key=lambda problem: problem.index)
 
 
 def _summary(bad: list[EventProblem]) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from personalization.clock import system_clock
 from personalization.decisions.links import TOKEN_PARAM, LinkSigner
-from personalization.profiles.events import PROFILE_ID_PATTERN
+from personalization.profiles.ids import ProfileId
 from service.deps import LinkSignerDep
 
 router = APIRouter(prefix="/v1/links", tags=["links"])
@@ -40,7 +40,7 @@ def _signer(signer: LinkSigner | None) -> LinkSigner:
 @router.get("/token")
 def issue_token(
     link_signer: LinkSignerDep,
-    profile_id: Annotated[str, Query(pattern=PROFILE_ID_PATTERN)],
+    profile_id: Annotated[ProfileId, Query()],
     ttl_days: Annotated[float, Query(gt=0, le=3650, description="Days until it expires.")] = 30,
 ) -> LinkToken:
     """A signed, expiring token naming ``profile_id``; append ``query`` to the mail's links."""

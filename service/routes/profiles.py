@@ -7,15 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personalization.profiles.events import PROFILE_ID_PATTERN, AttributesUpdate, Purpose
+from personalization.profiles.events import AttributesUpdate, Purpose
+from personalization.profiles.ids import ProfileId
 from personalization.profiles.profile import Profile
 from service.deps import ProfileServiceDep
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
-ProfileIdPath = Annotated[
-    str, Path(pattern=PROFILE_ID_PATTERN, description="1–128 of A-Z a-z 0-9 . _ : @ -")
-]
+ProfileIdPath = Annotated[ProfileId, Path(description="1–128 of A-Z a-z 0-9 . _ : @ -")]
 
 
 class ProfilePatch(BaseModel):

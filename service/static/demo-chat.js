@@ -35,9 +35,12 @@
   function send(message) {
     line(labels.you, message, "chat-you");
     quick.replaceChildren();
+    var headers = { "Content-Type": "application/json", "X-API-Key": data.kairosKey };
+    // a logged-in customer: the identity the shop signed (never a profile_id of its own)
+    if (data.kairosIdentity) { headers["X-Kairos-Identity"] = data.kairosIdentity; }
     return fetch(endpoint + "/v1/chat", {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-API-Key": data.kairosKey },
+      headers: headers,
       body: JSON.stringify({ session_id: sessionId(), message: message, channel: "chat", lang: data.kairosLang,
                              context: { url: location.href, referrer: document.referrer || undefined } })
     }).then(function (response) {

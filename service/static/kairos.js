@@ -4,14 +4,19 @@
  *         data-kairos-key="SITE_KEY"                  (required: the public site key)
  *         data-kairos-endpoint="https://kairos.example" (default: where this script came from)
  *         data-kairos-timeout="1500"                  (ms; after that the page keeps its content)
- *         data-kairos-profile="p-123"                 (optional: a known, consenting visitor)
+ *         data-kairos-identity="TOKEN"                (optional: the logged-in customer, signed
+ *                                                      by the shop's server; see the README)
  *         data-kairos-lang="de"></script>             (default: <html lang>)
  * <div data-kairos-slot="hero">default content, kept when Kairos is slow or down</div>
  *
  * One POST /v1/decide per page with the page context (referrer, URL, languages, time zone; the
- * User-Agent is read by the server). Each filled slot reports an impression and its clicks to
+ * User-Agent is read by the server) and the visitor's anonymous id: a random id kept in the
+ * first-party cookie "kairos_aid" (one year, SameSite=Lax). A known customer is named only by
+ * the signed identity token (header X-Kairos-Identity); when it is refused (expired), the page
+ * asks again as the anonymous visitor. Each filled slot reports an impression and its clicks to
  * /v1/feedback. Events: "kairos:decision" (detail: the decision) and "kairos:fallback" (detail:
- * the reason) on document. window.Kairos.ready resolves with the decision or null.
+ * the reason) on document. window.Kairos.ready resolves with the decision or null;
+ * window.Kairos.anonymousId and window.Kairos.identity are what this page sends.
  */
 (function () {
   "use strict";
@@ -22,6 +27,25 @@
   var endpoint = (data.kairosEndpoint || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   var timeout = parseInt(data.kairosTimeout || "1500", 10);
   if (!(timeout > 0)) { timeout = 1500; }
+  var identity = data.kairosIdentity || "";
+  var COOKIE = "kairos_aid";
+
+  function randomId() {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return "a-" + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  function anonymousId() {
+    var found = document.cookie.split("; ").filter(function (c) { return c.indexOf(COOKIE + "=") === 0; })[0];
+    var id = found ? decodeURIComponent(found.slice(COOKIE.length + 1)) : "";
+    if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(id)) { id = randomId(); }
+    // (re)written on every page: one year after the last visit
+    document.cookie = COOKIE + "=" + id + "; Max-Age=31536000; Path=/; SameSite=Lax" +
+      (location.protocol === "https:" ? "; Secure" : "");
+    return id;
+  }
+  var visitor = anonymousId();
 
   function sessionId() {
     var name = "kairos.session";
@@ -52,10 +76,12 @@
     return /^[a-z]{2}$/.test(lang) ? lang : undefined;
   }
 
-  function post(path, body, extra) {
+  function post(path, body, extra, anonymous) {
+    var headers = { "Content-Type": "application/json", "X-API-Key": key };
+    if (identity && !anonymous) { headers["X-Kairos-Identity"] = identity; }
     var init = {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-API-Key": key },
+      headers: headers,
       body: JSON.stringify(body),
       credentials: "omit",
       mode: "cors"
@@ -108,8 +134,7 @@
     if (document.referrer) { context.referrer = document.referrer; }
     var tz = timezone();
     if (tz) { context.timezone = tz; }
-    var body = { session_id: sessionId(), slots: slots, context: context };
-    if (data.kairosProfile) { body.profile_id = data.kairosProfile; }
+    var body = { session_id: sessionId(), anonymous_id: visitor, slots: slots, context: context };
     var lang = pageLang();
     if (lang) { body.lang = lang; }
 
@@ -118,7 +143,15 @@
     var late = new Promise(function (resolve) {
       timer = setTimeout(function () { if (controller) { controller.abort(); } resolve("timeout"); }, timeout);
     });
-    var answer = post("/v1/decide", body, controller ? { signal: controller.signal } : {})
+    var signal = controller ? { signal: controller.signal } : {};
+    var answer = post("/v1/decide", body, signal)
+      .then(function (response) {
+        if (response.status === 401 && identity) {  // an expired identity: ask as the visitor
+          identity = "";
+          return post("/v1/decide", body, signal, true);
+        }
+        return response;
+      })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
@@ -148,5 +181,5 @@
       start();
     }
   });
-  window.Kairos = { ready: ready, feedback: feedback };
+  window.Kairos = { ready: ready, feedback: feedback, anonymousId: visitor, identity: identity };
 })();

@@ -213,3 +213,75 @@ def test_chat_box_on_the_demo_page(browser: Browser, kairos_server: Server,
     expect(log.locator("li.chat-handover")).to_have_count(1)
     page.locator("#chat").screenshot(path=str(screenshots / "demo-chat-de.png"))
     context.close()
+
+
+def _decide_requests(page: Page) -> list[Any]:
+    seen: list[Any] = []
+    page.on("request", lambda r: seen.append(r) if r.url.endswith("/v1/decide") else None)
+    return seen
+
+
+def test_the_anonymous_visitor_is_remembered_by_a_first_party_cookie(
+    browser: Browser, kairos_server: Server
+) -> None:
+    context = browser.new_context(user_agent=DESKTOP)
+    page = context.new_page()
+    sent = _decide_requests(page)
+    page.goto(f"{kairos_server.url}/demo")
+    expect(page.locator('[data-kairos-slot="hero"]')).to_have_attribute(
+        "data-kairos-filled", "true", timeout=10_000)
+    cookie = next(c for c in context.cookies() if c["name"] == "kairos_aid")
+    assert cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    assert 360 * 86400 < cookie["expires"] - time.time() <= 366 * 86400
+    assert cookie["value"].startswith("a-") and len(cookie["value"]) == 34
+    first = sent[0]
+    assert first.post_data_json["anonymous_id"] == cookie["value"]
+    assert "profile_id" not in first.post_data_json
+    assert "x-kairos-identity" not in first.headers
+
+    page.goto(f"{kairos_server.url}/demo?lang=en")  # the next page: the same visitor
+    expect(page.locator('[data-kairos-slot="hero"]')).to_have_attribute(
+        "data-kairos-filled", "true", timeout=10_000)
+    assert sent[-1].post_data_json["anonymous_id"] == cookie["value"]
+    context.close()
+    other = browser.new_context(user_agent=DESKTOP)  # another browser: another visitor
+    page = other.new_page()
+    page.goto(f"{kairos_server.url}/demo")
+    expect(page.locator('[data-kairos-slot="hero"]')).to_have_attribute(
+        "data-kairos-filled", "true", timeout=10_000)
+    assert next(c for c in other.cookies() if c["name"] == "kairos_aid")["value"] != cookie["value"]
+    other.close()
+
+
+def test_a_logged_in_customer_is_named_by_the_signed_identity(
+    browser: Browser, kairos_server: Server, screenshots: Path
+) -> None:
+    context = browser.new_context(user_agent=DESKTOP, viewport={"width": 1280, "height": 1100},
+                                  locale="de-DE")
+    page = context.new_page()
+    sent = _decide_requests(page)
+    page.goto(f"{kairos_server.url}/demo?login=dora")
+    expect(page.locator("#account")).to_contain_text("Dora")
+    expect(page.locator('[data-kairos-slot="hero"]')).to_have_attribute(
+        "data-kairos-filled", "true", timeout=10_000)
+    request = sent[0]
+    assert request.headers["x-kairos-identity"].startswith("v1.")
+    assert "profile_id" not in request.post_data_json  # the token names her, nothing else
+    decision = request.response().json()
+    assert decision["personalised"] is True and decision["lifecycle"] != "anonymous"
+    page.fill("#chat-input", "Hallo")
+    page.click("#chat-form button")
+    expect(page.locator("#chat-log li.chat-bot")).to_contain_text("Dora", timeout=10_000)
+    page.screenshot(path=str(screenshots / "demo-de-logged-in.png"), full_page=True)
+    context.close()
+
+
+def test_a_page_cannot_name_a_customer_without_the_signed_identity(
+    kairos_server: Server,
+) -> None:
+    with httpx.Client(base_url=kairos_server.url, timeout=10) as http:
+        http.get("/demo", params={"login": "dora"})  # Dora exists
+        answer = http.post("/v1/decide", headers={"X-API-Key": kairos_server.site_key}, json={
+            "session_id": "s-x", "profile_id": "demo:dora", "slots": ["hero"]})
+    assert answer.status_code == 403
+    assert "X-Kairos-Identity" in answer.json()["detail"]

@@ -11,7 +11,10 @@ from fastapi.testclient import TestClient
 from service.settings import PACKAGE_ROOT, Settings
 
 SITE_KEY, ADMIN_KEY = "site-test-key-000", "admin-test-key-000"
+SERVER_KEY = "server-test-key-000"
+IDENTITY_SECRET = "an-identity-secret-of-32-bytes-0"
 SITE = {"X-API-Key": SITE_KEY}
+SERVER = {"X-API-Key": SERVER_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
 DEMO_CONTENT = PACKAGE_ROOT / "content_pool" / "demo"
 
@@ -21,9 +24,31 @@ AppClient = Callable[..., TestClient]
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings of a test app: the test keys, plain logs, no bundled content, and ``overrides``."""
-    values: dict[str, Any] = {"site_key": SITE_KEY, "admin_key": ADMIN_KEY, "log_json": False,
-                              "content_dir": None}  # fmt: skip
+    values: dict[str, Any] = {"site_key": SITE_KEY, "admin_key": ADMIN_KEY,
+                              "server_key": SERVER_KEY, "identity_secret": IDENTITY_SECRET,
+                              "log_json": False, "content_dir": None}  # fmt: skip
     return Settings(**(values | overrides))
+
+
+def identity_token(profile_id: str, *, ttl: int = 600, secret: str = IDENTITY_SECRET) -> str:
+    """A token as the shop's backend signs it: stdlib only, as in the README."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    expires = str(int(time.time()) + ttl)
+    mac = hmac.new(secret.encode(), f"kairos-identity|v1|{profile_id}|{expires}".encode(),
+                   hashlib.sha256).digest()
+    return f"v1.{b64(profile_id.encode())}.{expires}.{b64(mac)}"
+
+
+def as_person(profile_id: str, **kwargs: Any) -> dict[str, str]:
+    """Headers of a browser of the logged-in ``profile_id``: the site key and its identity."""
+    return {**SITE, "X-Kairos-Identity": identity_token(profile_id, **kwargs)}
 
 
 def drop_prefix(redis_url: str, prefix: str) -> None:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from personalization.errors import ProfileNotFound
 from service.app import ADMIN, SITE, create_app
 from service.settings import Settings
-from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SERVER, SERVER_KEY, SITE_KEY, make_settings
 
 
 @pytest.fixture
@@ -87,8 +87,10 @@ def test_metrics_have_a_latency_histogram_per_route(client: TestClient) -> None:
         ("/probe/public", "wrong", 403),
         ("/probe/public", SITE_KEY, 200),
         ("/probe/public", ADMIN_KEY, 200),
+        ("/probe/public", SERVER_KEY, 200),
         ("/probe/only-admin", None, 401),
         ("/probe/only-admin", SITE_KEY, 403),
+        ("/probe/only-admin", SERVER_KEY, 403),
         ("/probe/only-admin", ADMIN_KEY, 200),
     ],
 )
@@ -134,19 +136,30 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 
 
 def test_production_requires_keys() -> None:
-    with pytest.raises(ValidationError, match="KAIROS_SITE_KEY"):
+    with pytest.raises(ValidationError, match="KAIROS_SITE_KEY") as refused:
         Settings(environment="production", _env_file=None)  # type: ignore[call-arg]
+    for name in ("KAIROS_SERVER_KEY", "KAIROS_ADMIN_KEY", "KAIROS_IDENTITY_SECRET"):
+        assert name in str(refused.value)
+    complete = {"site_key": "s" * 20, "server_key": "v" * 20, "admin_key": "a" * 20,
+                "session_secret": "x" * 32, "identity_secret": "i" * 32}
+    production = Settings(environment="production", _env_file=None, **complete)  # type: ignore[call-arg]
+    assert production.allowed_origins == []  # no site may call until its origins are listed
+    with pytest.raises(ValidationError, match="must differ"):
+        Settings(environment="production", _env_file=None,  # type: ignore[call-arg]
+                 **(complete | {"server_key": "s" * 20}))
+    with pytest.raises(ValidationError, match="at least 16 bytes"):
+        Settings(identity_secret="short", _env_file=None)  # type: ignore[call-arg]
 
 
 def test_development_generates_keys_when_unset() -> None:
     app = create_app(Settings(log_json=False, content_dir=None, _env_file=None))  # type: ignore[call-arg]
     keys = app.state.api_keys
-    assert keys.site != keys.admin and len(keys.admin) > 20
+    assert len({keys.site, keys.server, keys.admin}) == 3 and len(keys.admin) > 20
+    assert len(keys.server) > 20
 
 
-@pytest.mark.parametrize("store", ["memory", "redis"])
-def test_rate_limit_per_key_answers_429_with_retry_after(store: str, redis_url: str) -> None:
-    extra: dict[str, object] = {"rate_limit_per_minute": 5}
+def _limited_app(store: str, redis_url: str, **limits: object) -> FastAPI:
+    extra: dict[str, object] = dict(limits)
     if store == "redis":
         extra.update(redis_url=redis_url, redis_prefix=f"rl{uuid.uuid4().hex[:8]}")
     app = create_app(make_settings(**extra))
@@ -157,18 +170,52 @@ def test_rate_limit_per_key_answers_429_with_retry_after(store: str, redis_url: 
         return {"ok": "yes"}
 
     app.include_router(probe, dependencies=SITE)
+    return app
+
+
+def _in_one_minute(attempt: Callable[[], list[int]]) -> list[int]:
+    """``attempt()``, again when a minute boundary (a new window) fell inside it."""
+    for _ in range(3):
+        minute = int(time.time() // 60)
+        codes = attempt()
+        if int(time.time() // 60) == minute:
+            break
+        time.sleep(1)
+    return codes
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_rate_limit_per_server_key_answers_429_with_retry_after(store: str, redis_url: str) -> None:
+    app = _limited_app(store, redis_url, rate_limit_per_minute=5, site_rate_limit_per_minute=0)
     with TestClient(app) as c:
-        for _ in range(3):  # a minute boundary inside the loop starts a new window: try again
-            minute = int(time.time() // 60)
-            codes = [c.get("/probe", headers={"X-API-Key": SITE_KEY}).status_code
-                     for _ in range(7)]
-            other = c.get("/probe", headers={"X-API-Key": ADMIN_KEY})
-            refused = c.get("/probe", headers={"X-API-Key": SITE_KEY})
-            if int(time.time() // 60) == minute:
-                break
-            time.sleep(1)
-    assert codes == [200] * 5 + [429] * 2
-    assert other.status_code == 200
+        def attempt() -> list[int]:
+            codes = [c.get("/probe", headers=SERVER).status_code for _ in range(7)]
+            codes.append(c.get("/probe", headers={"X-API-Key": ADMIN_KEY}).status_code)
+            codes.append(c.get("/probe", headers={"X-API-Key": SITE_KEY}).status_code)
+            return codes
+        codes = _in_one_minute(attempt)
+        refused = c.get("/probe", headers=SERVER)
+    assert codes == [200] * 5 + [429] * 2 + [200, 200]  # the others keys are counted apart
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_the_site_key_is_limited_per_client_address_by_default(redis_url: str) -> None:
+    assert make_settings().site_rate_limit_per_minute == 600  # on unless turned off
+    # two clients (addresses) share the app: the in-process counter (Redis's is tested above)
+    app = _limited_app("memory", redis_url, site_rate_limit_per_minute=4)
+    with TestClient(app, client=("203.0.113.7", 5000)) as one, \
+            TestClient(app, client=("198.51.100.9", 5000)) as other:
+        def attempt() -> list[int]:
+            codes = [one.get("/probe", headers={"X-API-Key": SITE_KEY}).status_code
+                     for _ in range(6)]
+            codes.append(other.get("/probe", headers={"X-API-Key": SITE_KEY}).status_code)
+            codes.extend(one.get("/probe", headers=SERVER).status_code for _ in range(10))
+            return codes
+        codes = _in_one_minute(attempt)
+        refused = one.get("/probe", headers={"X-API-Key": SITE_KEY})
+    # one address used up its minute; another address and the server key still pass
+    assert codes == [200] * 4 + [429] * 2 + [200] + [200] * 10
+    assert refused.status_code == 429 and refused.json()["detail"].startswith("This address")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60

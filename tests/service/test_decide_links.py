@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
-from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SERVER, SITE_KEY, make_settings
 
 SITE = {"X-API-Key": SITE_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -27,7 +27,7 @@ def client() -> Iterator[TestClient]:
             {"event_id": "l2", "type": "consent_update", "profile_id": "mia",
              "properties": {"consents": {"personalisation": True}}},
         ]
-        assert c.post("/v1/events", json={"events": events}, headers=SITE).status_code == 200
+        assert c.post("/v1/events", json={"events": events}, headers=SERVER).status_code == 200
         yield c
 
 

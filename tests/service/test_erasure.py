@@ -21,7 +21,7 @@ from redis.cluster import RedisCluster
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
 from tests.factories import drop_prefix
-from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SERVER, SITE_KEY, as_person, make_settings
 
 SITE = {"X-API-Key": SITE_KEY}
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -94,9 +94,9 @@ def test_no_key_or_value_names_the_person_after_erasure(
              "properties": {"order_id": f"o-{person}", "value": 120, "currency": "EUR",
                             "items": [{"product_id": "boot-1", "category": "hiking"}]}},
         ]
-        answer = client.post("/v1/events", json={"events": events}, headers=SITE)
+        answer = client.post("/v1/events", json={"events": events}, headers=SERVER)
         assert answer.status_code == 200, answer.text
-    decision = client.post("/v1/decide", headers=SITE, json={
+    decision = client.post("/v1/decide", headers=as_person(who), json={
         "session_id": "s-1", "profile_id": who, "slots": ["hero", "sidebar"],
         "context": {"url": "https://shop.example/de/", "accept_language": "de-DE",
                     "user_agent": BROWSER}})
@@ -106,7 +106,7 @@ def test_no_key_or_value_names_the_person_after_erasure(
     feedback = client.post("/v1/feedback", headers=SITE, json={
         "decision_id": body["decision_id"], "item_id": shown["item_id"], "event": "click"})
     assert feedback.status_code == 202, feedback.text
-    chat = client.post("/v1/chat", headers=SITE, json={
+    chat = client.post("/v1/chat", headers=as_person(who), json={
         "session_id": "s-1", "profile_id": who, "message": "Wo ist meine Bestellung?",
         "channel": "web"})
     assert chat.status_code == 200, chat.text

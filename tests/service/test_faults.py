@@ -20,9 +20,8 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.settings import PACKAGE_ROOT
 from tests.redis_servers import RedisProcess
-from tests.service.apps import ADMIN_KEY, SITE_KEY, make_settings
+from tests.service.apps import ADMIN_KEY, SERVER, make_settings
 
-SITE = {"X-API-Key": SITE_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
 BROWSER = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
@@ -41,7 +40,7 @@ def app(disposable_redis: RedisProcess) -> Iterator[TestClient]:
 
 
 def decide(client: TestClient, profile_id: str) -> tuple[int, dict[str, object]]:
-    answer = client.post("/v1/decide", headers=SITE, json={
+    answer = client.post("/v1/decide", headers=SERVER, json={
         "session_id": "s-fault", "profile_id": profile_id, "slots": ["hero", "sidebar"],
         "context": {"user_agent": BROWSER, "accept_language": "de-DE",
                     "referrer": "https://www.google.de/search?q=zelt+test"}})
@@ -49,7 +48,7 @@ def decide(client: TestClient, profile_id: str) -> tuple[int, dict[str, object]]
 
 
 def event(client: TestClient, event_id: str, profile_id: str) -> tuple[int, dict[str, str]]:
-    answer = client.post("/v1/events", headers=SITE, json={
+    answer = client.post("/v1/events", headers=SERVER, json={
         "event_id": event_id, "type": "page_view", "profile_id": profile_id,
         "properties": {"url": "https://shop.example/de/zelte"}})
     return answer.status_code, dict(answer.headers)
@@ -61,7 +60,7 @@ def test_redis_outage_degrades_decisions_refuses_events_and_recovers(
     who = "fault-ana"
     consent = {"event_id": "c1", "type": "consent_update", "profile_id": who,
                "properties": {"consents": {"personalisation": True}}}
-    assert app.post("/v1/events", headers=SITE, json=consent).status_code == 200
+    assert app.post("/v1/events", headers=SERVER, json=consent).status_code == 200
     status, before = decide(app, who)
     assert status == 200 and before["degraded"] is False and before["personalised"] is True
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from personalization.automation.programmes import dumps_programmes, load_programmes
-from tests.service.apps import ADMIN, SITE, AppClient, drop_prefix
+from tests.service.apps import ADMIN, SERVER, SITE, AppClient, drop_prefix
 from tests.service.reacting import react
 
 CART_ONLY = {"programmes": [{
@@ -40,7 +40,7 @@ def defaults(client: TestClient) -> Iterator[None]:
 
 def send(client: TestClient, who: str, *events: dict[str, Any]) -> None:
     batch = [{"event_id": uuid.uuid4().hex, "profile_id": who, **e} for e in events]
-    answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
+    answer = client.post("/v1/events", json={"events": batch}, headers=SERVER)
     assert answer.status_code == 200, answer.text
     react(client)  # with Redis, `kairos worker` runs the automation on what was stored
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.service.apps import ADMIN, DEMO_CONTENT, SITE
+from tests.service.apps import ADMIN, DEMO_CONTENT, SERVER, SITE, as_person
 
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
 
@@ -24,7 +24,8 @@ def _say(client: TestClient, session: str, message: str, **extra: Any) -> dict[s
     response = client.post(
         "/v1/chat",
         json={"session_id": session, "message": message, "channel": "chat", **extra},
-        headers=SITE,
+        # a visitor's profile_id comes with the identity the shop signed for them
+        headers=as_person(extra["profile_id"]) if "profile_id" in extra else SITE,
     )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
@@ -145,7 +146,7 @@ def test_a_consenting_persons_first_name_only(client: TestClient) -> None:
     admin = ADMIN
     english = {"accept_language": "en-GB,en;q=0.9"}
     for person, consent in (("p-chat-yes", True), ("p-chat-no", False)):
-        seen = client.post("/v1/events", headers=SITE, json={
+        seen = client.post("/v1/events", headers=SERVER, json={
             "event_id": f"login-{person}", "type": "login", "profile_id": person,
         })  # fmt: skip
         assert seen.status_code == 200, seen.text

@@ -9,7 +9,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from tests.service.apps import ADMIN, SITE
+from tests.service.apps import ADMIN, SERVER, SITE
 
 APP_SETTINGS = {"intent_encoder": "hashing"}
 
@@ -32,7 +32,7 @@ def who(client: TestClient) -> str:
         {"event_id": "e3", "type": "add_to_cart", "profile_id": who,
          "properties": {"product_id": "p2", "price": 15, "category": "socks"}},
     ]
-    assert client.post("/v1/events", json={"events": events}, headers=SITE).status_code == 200
+    assert client.post("/v1/events", json={"events": events}, headers=SERVER).status_code == 200
     return who
 
 

@@ -23,7 +23,7 @@ from tests.http_servers import wait_ready
 from tests.redis_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE_KEY, ADMIN_KEY = "site-shutdown", "admin-shutdown"
+SITE_KEY, ADMIN_KEY, SERVER_KEY = "site-shutdown", "admin-shutdown", "server-shutdown"
 
 
 def batch(person: str, n: int) -> dict[str, object]:
@@ -37,6 +37,8 @@ def test_sigterm_lets_in_flight_requests_finish(redis_url: str) -> None:
     prefix = f"sd{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KAIROS_REDIS_URL": redis_url, "KAIROS_REDIS_PREFIX": prefix,
            "KAIROS_SITE_KEY": SITE_KEY, "KAIROS_ADMIN_KEY": ADMIN_KEY,
+           "KAIROS_SERVER_KEY": SERVER_KEY,
+           "KAIROS_IDENTITY_SECRET": "shutdown-identity-secret-0000",
            "KAIROS_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
@@ -51,7 +53,7 @@ def test_sigterm_lets_in_flight_requests_finish(redis_url: str) -> None:
 
         async def load() -> list[tuple[str, int | str, float]]:
             async with httpx.AsyncClient(base_url=base, timeout=30,
-                                         headers={"X-API-Key": SITE_KEY}) as client:
+                                         headers={"X-API-Key": SERVER_KEY}) as client:
                 async def send(n: int) -> tuple[str, int | str, float]:
                     person = f"sd-{n}"
                     try:

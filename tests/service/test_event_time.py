@@ -16,7 +16,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.apps import ADMIN, SITE, AppClient, drop_prefix
+from tests.service.apps import ADMIN, SERVER, AppClient, drop_prefix
 
 APP_SETTINGS = {"intent_encoder": "hashing", "worker_in_app": True, "worker_poll_seconds": 0.05,
                 "webhook_secret": "hook-secret", "lifecycle_sweep_minutes": 0}
@@ -79,7 +79,7 @@ def test_an_order_eight_months_old_is_recorded_and_sends_nothing(
 ) -> None:
     late, fresh = f"late-{uuid.uuid4().hex[:8]}", f"fresh-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
-    answer = client.post("/v1/events", headers=SITE, json={"events": [
+    answer = client.post("/v1/events", headers=SERVER, json={"events": [
         order(late, now - timedelta(days=243)), order(fresh, now)]})
     assert answer.status_code == 200, answer.text
     assert answer.json()["complete"] is True
@@ -108,14 +108,14 @@ def test_an_event_dated_days_ahead_is_refused_and_the_rest_of_the_batch_kept(
     who = f"ahead-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
     ahead = order(who, now + timedelta(days=3, minutes=1))
-    answer = client.post("/v1/events", headers=SITE, json={"events": [order(who, now), ahead]})
+    answer = client.post("/v1/events", headers=SERVER, json={"events": [order(who, now), ahead]})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["complete"] is False and len(body["accepted"]) == 1
     (rejected,) = body["rejected"]
     assert rejected["index"] == 1 and rejected["event_id"] == ahead["event_id"]
     assert "is 3 days in the future (at most 5 minutes of clock skew" in rejected["reason"]
-    alone = client.post("/v1/events", headers=SITE, json=ahead)
+    alone = client.post("/v1/events", headers=SERVER, json=ahead)
     assert alone.status_code == 422
     assert alone.headers["content-type"].startswith("application/problem+json")
     assert "3 days in the future" in alone.json()["detail"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +142,35 @@ def test_nothing_acknowledged_is_lost_across_stops_and_crashes(kairos: KairosPro
     assert kairos.secrets() == keys
     with kairos.client() as admin:
         assert snapshot(admin, 3) == before
-        assert user_examples(admin) == examples + 1
-        assert admin.get("/v1/content").status_code == 200  # the same admin key still opens
+        examples = user_examples(admin)
     assert before["clicks"] == 3 and len(before["content"]) >= 3
+
+    # 4. The redis-server dies under a running kairos: it is started again from its files.
+    crashed = redis_pid(kairos.workdir)
+    assert crashed is not None
+    os.kill(crashed, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while redis_pid(kairos.workdir) in (crashed, None):
+        assert time.monotonic() < deadline, kairos.log.read_text()[-2000:]
+        time.sleep(0.2)
+    with kairos.client() as admin:
+        assert snapshot(admin, 3) == before  # the app's connections find it again
+        assert user_examples(admin) == examples + 1
+    restarted = redis_pid(kairos.workdir)
+    assert restarted is not None and kairos.terminate() == 0 and not alive(restarted)
+    assert "restarting it" in kairos.log.read_text()
+
+
+def test_without_redis_server_the_embedded_store_says_nothing_survives(tmp_path: Path) -> None:
+    seed_intent_model(tmp_path)
+    bare_path = str(Path(sys.executable).parent)  # python, but no redis-server
+    server = KairosProcess(tmp_path, clean_environ(PATH=bare_path))
+    try:
+        server.start()
+        with server.client() as admin:
+            assert admin.get("/v1/content").status_code == 200
+    finally:
+        server.stop_quietly()
+    log = server.log.read_text()
+    assert "NOTHING SURVIVES A RESTART" in log and '"store":"MemoryStore"' in log
+    assert not (tmp_path / "var" / "redis").exists()

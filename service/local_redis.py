@@ -91,7 +91,7 @@ class LocalRedis:
             self._watcher.join()
         with self._lock:
             try:
-                self._client().shutdown()
+                self.client().shutdown()
             except redis.RedisError:
                 pass  # already gone
             deadline = time.monotonic() + timeout
@@ -167,14 +167,15 @@ class LocalRedis:
             except ProcessLookupError:
                 pass
 
-    def _client(self) -> redis.Redis:
+    def client(self) -> redis.Redis:
+        """A client on the socket (for commands such as CONFIG or INFO)."""
         return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2,
                            socket_connect_timeout=1)  # fmt: skip
 
     def _answers(self) -> bool:
         if not self.socket.exists():
             return False
-        client = self._client()
+        client = self.client()
         try:
             return bool(client.ping())
         except (redis.RedisError, OSError):

@@ -34,6 +34,24 @@ app.add_typer(intent_app, name="intent", help="Train, evaluate and try the inten
 app.add_typer(import_app, name="import", help="Import profiles (CRM) and orders (shop export).")
 
 
+@app.callback()
+def _local_store(ctx: typer.Context) -> None:
+    """Other commands use the redis-server of a `kairos serve` running in this directory when no
+    Redis URL is configured (so `kairos content import` writes where the service reads)."""
+    if ctx.invoked_subcommand in (None, "serve", "version"):
+        return
+    try:
+        settings = Settings()
+    except ValidationError:
+        return  # the command itself reports it
+    if settings.redis_url is not None or settings.store == "memory":
+        return
+    local = LocalRedis(VAR_DIR / "redis", binary="redis-server")
+    if local.answers():
+        os.environ["KAIROS_REDIS_URL"] = local.url
+        console.print(f"Using the redis-server of kairos serve: {local.url}")
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),

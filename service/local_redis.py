@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 AppendFsync = Literal["everysec", "always", "no"]
 _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, 104 on macOS
@@ -72,7 +74,7 @@ class LocalRedis:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory.chmod(0o700)
         with self._lock:
-            if self._answers():
+            if self.answers():
                 self._process, self._pid = None, self._pid_from_file()
                 return True
             self._spawn(timeout)
@@ -122,7 +124,7 @@ class LocalRedis:
                                          stderr=subprocess.DEVNULL, start_new_session=True)
         self._pid = self._process.pid
         deadline = time.monotonic() + timeout
-        while not self._answers():
+        while not self.answers():
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self._kill()
                 raise LocalRedisError(f"redis-server did not start in {self.directory}: "
@@ -148,7 +150,7 @@ class LocalRedis:
         if self._process is not None:
             return self._process.poll() is None
         if self._pid is None:
-            return self._answers()
+            return self.answers()
         try:
             os.kill(self._pid, 0)
         except ProcessLookupError:
@@ -169,10 +171,12 @@ class LocalRedis:
 
     def client(self) -> redis.Redis:
         """A client on the socket (for commands such as CONFIG or INFO)."""
+        # No retries: a socket nobody listens on must answer "no" at once, not after backoffs.
         return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2,
-                           socket_connect_timeout=1)  # fmt: skip
+                           socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))  # fmt: skip
 
-    def _answers(self) -> bool:
+    def answers(self) -> bool:
+        """Whether a redis-server answers on the socket."""
         if not self.socket.exists():
             return False
         client = self.client()

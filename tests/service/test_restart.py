@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -118,6 +119,13 @@ def test_nothing_acknowledged_is_lost_across_stops_and_crashes(kairos: KairosPro
         assert user_examples(admin) == examples + 1
         write_round(admin, site, 1)
         before, examples = snapshot(admin, 2), user_examples(admin)
+    # The other commands, run in the same directory, use the same redis-server.
+    exported = subprocess.run(
+        [sys.executable, "-m", "service.cli", "content", "export", "exported"],
+        cwd=kairos.workdir, env=kairos.env, capture_output=True, text=True, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    assert "restart-hero-1" in "".join(
+        p.read_text() for p in (kairos.workdir / "exported").rglob("*") if p.is_file())
 
     # 2. SIGKILL of kairos and its workers: the redis-server lives on and is taken over.
     survivor = redis_pid(kairos.workdir)

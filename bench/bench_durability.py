@@ -63,27 +63,26 @@ async def load(base: str, key: str, run: int, *, seconds: float, concurrency: in
                kill: Callable[[], None]) -> dict[str, Any]:  # fmt: skip
     """Send events until ``seconds`` after ``kill()`` was called plus 0.5 s; acknowledged ids."""
     acked: list[tuple[str, float]] = []
-    failed = 0
+    failed: dict[str, int] = {}
     numbers = itertools.count()
     stop_at = [float("inf")]
     killed_at = [0.0]
 
     async def client(index: int, http: httpx.AsyncClient) -> None:
-        nonlocal failed
         while time.monotonic() < stop_at[0]:
             size = 1 if index % 4 == 0 else BATCH  # a quarter of the clients send single events
             body = {"events": [event(run, next(numbers)) for _ in range(size)]}
             try:
                 answer = await http.post("/v1/events", json=body)
-            except httpx.HTTPError:
-                failed += 1
+            except httpx.HTTPError as exc:
+                failed[type(exc).__name__] = failed.get(type(exc).__name__, 0) + 1
                 await asyncio.sleep(0.05)
                 continue
             if answer.status_code == 200:
                 now = time.monotonic()
                 acked.extend((i, now) for i in answer.json()["accepted"])
             else:
-                failed += 1
+                failed[str(answer.status_code)] = failed.get(str(answer.status_code), 0) + 1
 
     async with httpx.AsyncClient(base_url=base, timeout=10,
                                  headers={"X-API-Key": key}) as http:  # fmt: skip
@@ -164,7 +163,8 @@ def run_once(server: KairosProcess, data: Path, binary: str, run: int, mode: App
     figures = {"run": run, "appendfsync": mode, "acknowledged": len(loaded["acked"]),
                "acked_per_s": round(loaded["acked_per_s"]), "lost": len(lost),
                "lost_seconds": round(len(lost) / max(loaded["acked_per_s"], 1e-9), 3),
-               "failed_requests": loaded["failed_requests"], "restart_s": round(replay, 2),
+               "failed_requests": sum(loaded["failed_requests"].values()),
+               "failed_by_kind": loaded["failed_requests"], "restart_s": round(replay, 2),
                "aof_mb": round(aof / 1e6, 1), "lost_examples": lost[:5]}
     progress(f"run {run} ({mode}): {figures['acknowledged']:,} acknowledged, "
              f"{figures['lost']} lost, restart from AOF in {replay:.2f} s")

@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# System packages the tests need: redis-server (the test session starts its own servers when
-# 127.0.0.1:6379 does not answer, and always a 3-node cluster) and Debian's Chromium + driver.
+# System packages: redis-server (`make serve` keeps its data in one; the test session starts its
+# own servers when 127.0.0.1:6379 does not answer, and always a 3-node cluster) and Debian's
+# Chromium + driver (browser tests).
 $(APT_STAMP): | $(STAMP)
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
@@ -35,7 +36,8 @@ $(APT_STAMP): | $(STAMP)
 
 system: $(APT_STAMP)
 
-serve: $(STAMP)
+# Without KAIROS_REDIS_URL, `kairos serve` starts the redis-server installed here (data in var/).
+serve: $(STAMP) $(APT_STAMP)
 	$(BIN)/kairos serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) $(APT_STAMP)

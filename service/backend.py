@@ -4,8 +4,8 @@
 asks it for every part whose implementation depends on that choice, so that no other module
 needs to know which store it runs on.
 
-- :class:`MemoryBackend`: everything in process memory (tests, ``make serve`` without Redis);
-  nothing is shared with other processes.
+- :class:`MemoryBackend`: everything in process memory (tests, ``KAIROS_STORE=memory``, or
+  ``kairos serve`` where no redis-server is installed); nothing is shared, nothing survives.
 - :class:`RedisBackend`: everything on one Redis client, under ``KAIROS_REDIS_PREFIX``; any
   number of app processes and ``kairos worker`` processes share it.
 """

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     redis_cluster: bool = Field(
         default=False, description="Treat redis_url as a node of a Redis Cluster."
     )
+    store: Literal["redis", "memory"] | None = Field(
+        default=None, description="`kairos serve` without redis_url: 'redis' starts a local "
+        "redis-server keeping its data in var/redis (the default when one is installed), "
+        "'memory' the embedded in-process store (nothing survives a restart).")
     redis_prefix: str = Field(default="kairos", pattern=r"^[A-Za-z0-9_.-]+$")
     redis_timeout_seconds: float = 2.0
     profile_ttl_days: float = Field(default=395, gt=0, description="Inactive profiles expire.")
@@ -181,6 +185,12 @@ class Settings(BaseSettings):
         if self.reactions is None:
             return self.redis_url is not None
         return self.reactions == "worker"
+
+    @model_validator(mode="after")
+    def _one_store(self) -> Settings:
+        if self.store == "memory" and self.redis_url is not None:
+            raise ValueError("KAIROS_STORE=memory and KAIROS_REDIS_URL contradict: unset one")
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

@@ -80,6 +80,12 @@ class MemoryScheduler(RecordsScheduler):
     async def published(self, count: int = 100) -> list[tuple[str, ActionRecord]]:
         return [(entry_id, record) for entry_id, _, record in self._stream[-count:]]
 
+    def published_after(self, entry_id: str | None, count: int) -> list[tuple[str, ActionRecord]]:
+        """Up to ``count`` stream entries after ``entry_id`` (from the start with ``None``)."""
+        after = int(entry_id.split("-")[0]) if entry_id is not None else 0
+        newer = [(i, r) for i, _, r in self._stream if int(i.split("-")[0]) > after]
+        return newer[:count]
+
     async def dead(self, count: int = 100) -> list[tuple[str, Document]]:
         return [(entry_id, doc) for entry_id, _, doc in self._dead[-count:]]
 

@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(default=1.0, gt=0, description="Before the 2nd try; "
                                            "doubles each try (with jitter), at most 15 minutes.")
     webhook_lease_seconds: float = Field(
-        default=30, gt=5, description="A delivery held by a worker that died is retried after.")
+        default=30, gt=0, description="A delivery held by a worker that died is retried after "
+        "this; keep it above the POST timeout (5 s), or slow receivers get duplicates.")
 
     @field_validator("intent_data", "taxonomy_file", "content_dir", "programmes_file",
                      "schedules_file", mode="before")

@@ -8,6 +8,7 @@ every request, so tests count deliveries by idempotency key.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ class Receiver:
     fail_status: int = 503
     hopeless: Callable[[dict[str, Any]], bool] = lambda action: False
     recovered: bool = False
+    delay: float = 0.0  # seconds before each answer (a slow receiver: requests in flight)
     requests: list[Received] = field(default_factory=list)
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,6 +68,7 @@ def running_receiver(receiver: Receiver) -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            time.sleep(receiver.delay)
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = receiver.answer(self.headers.get("Idempotency-Key", ""),
                                      int(self.headers.get("X-Kairos-Attempt", "0")), body,
@@ -77,7 +80,10 @@ def running_receiver(receiver: Receiver) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # every concurrent try gets in (the default backlog is 5)
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/kairos"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-import orjson
-
 from personalization.automation.action_record import (
     PART,
     ActionRecord,
@@ -150,6 +148,3 @@ class RecordsScheduler:
             if record is not None and entry_id is not None
         ]
 
-
-def stream_entry(record: ActionRecord) -> dict[str, bytes | str]:
-    return {"profile_id": record.profile_id or "", "action": orjson.dumps(record.document())}

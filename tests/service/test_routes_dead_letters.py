@@ -115,3 +115,12 @@ def test_the_cli_without_redis_says_where_the_dead_letters_are() -> None:
                                 env={"KAIROS_REDIS_URL": None})
     assert result.exit_code == 2
     assert "/v1/actions/dead-letters" in result.output
+
+
+def test_erasing_a_person_forgets_their_dead_letters(
+    client: TestClient, redis_url: str, prefix: str
+) -> None:
+    asyncio.run(park(redis_url, prefix, "gone", "stays"))
+    assert client.delete("/v1/profiles/gone", headers=ADMIN).status_code in (200, 204)
+    dead = client.get("/v1/actions/dead-letters", headers=ADMIN).json()["dead_letters"]
+    assert [d["profile_id"] for d in dead] == ["stays"]

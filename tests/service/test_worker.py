@@ -69,7 +69,7 @@ async def two_schedulers(
     a, b = (RedisScheduler(RedisStore(c, prefix=prefix), lease=timedelta(seconds=30))
             for c in clients)
     yield a, b
-    await clients[0].delete(a.stream_key, a.dead_key, a.schedule_key, a.processing_key)
+    await clients[0].delete(a.stream_key, a.schedule_key, a.processing_key)
     for i in range(1000):
         await clients[0].delete(a.keys.of_profile(f"p{i}", "actions"))
     for client in clients:

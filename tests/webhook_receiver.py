@@ -1,7 +1,8 @@
 """A real webhook receiver for tests: an HTTP server on a free loopback port, in a thread.
 
-It answers ``fail_status`` to the first ``fail_first`` tries of each idempotency key, and to every
-try of the actions ``hopeless`` picks until :attr:`Receiver.recovered` is set; then 204. It keeps
+It answers ``fail_status`` to the first ``fail_first`` tries of each idempotency key, and
+``hopeless_status`` to every try of the actions ``hopeless`` picks until :attr:`Receiver.recovered`
+is set; then 204. It keeps
 every request, so tests count deliveries by idempotency key.
 """
 
@@ -34,6 +35,7 @@ class Receiver:
     fail_first: int = 0
     fail_status: int = 503
     hopeless: Callable[[dict[str, Any]], bool] = lambda action: False
+    hopeless_status: int = 503
     recovered: bool = False
     delay: float = 0.0  # seconds before each answer (a slow receiver: requests in flight)
     requests: list[Received] = field(default_factory=list)
@@ -45,7 +47,7 @@ class Receiver:
             tries = sum(1 for r in self.requests if r.key == key)
             action = orjson.loads(body)
             if not self.recovered and self.hopeless(action):
-                status = self.fail_status
+                status = self.hopeless_status
             else:
                 status = self.fail_status if tries < self.fail_first else 204
             self.requests.append(Received(key, attempt, action["action_id"], body, signature,

@@ -86,7 +86,7 @@ class WebhookSender:
                    "X-Kairos-Signature": sign(body, self.secret)}
         try:
             response = await self.client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # kept with the dead letter
             return Attempt(f"{type(exc).__name__}: {exc}".rstrip(": "))
         if response.is_success:
             return Attempt(None)

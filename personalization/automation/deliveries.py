@@ -15,7 +15,9 @@ the middle of retries loses nothing:
 
 So every action reaches the receiver at least once, or sits in the dead letters. A worker that
 dies after the receiver answered 2xx but before it settled the delivery causes one more send:
-receivers drop it by the idempotency key (the action id, the same on every try).
+receivers drop it by the idempotency key (the action id, the same on every try). First tries
+wait in the ``actions`` stream, which keeps its latest 100,000 entries: a receiver down while
+more actions than that are published loses the oldest first tries (logged as dropped).
 
 Redis layout (single and Cluster), all in the slot of ``{<prefix>:actions}``, so that each
 settlement is one Lua script: the ``<prefix>:actions`` stream with the group ``webhook``; the

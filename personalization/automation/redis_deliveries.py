@@ -3,6 +3,7 @@ for the keys and the protocol. Every settlement is one Lua script on keys of one
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from personalization.automation.deliveries import (
 )
 from personalization.store.keys import Keys
 from personalization.store.redis_client import RedisClient, as_text
+
+log = logging.getLogger("kairos.deliveries")
 
 # Due retries (and retries whose holder's lease passed) are leased to the taker until ARGV[2].
 _TAKE_RETRIES = """
@@ -105,6 +108,8 @@ class RedisDeliveries:
                 self.stream_key, GROUP, consumer, min_idle_time=int(self.lease / timedelta(
                     milliseconds=1)), start_id="0-0", count=count - len(out))
             entries += list(claimed[1]) if claimed else []
+            if claimed and len(claimed) > 2 and claimed[2]:
+                _dropped(len(claimed[2]))
         if len(out) + len(entries) < count:
             answer: Any = await self.redis.xreadgroup(
                 GROUP, consumer, {self.stream_key: ">"}, count=count - len(out) - len(entries))
@@ -113,6 +118,7 @@ class RedisDeliveries:
         gone = [as_text(entry_id) for entry_id, fields in entries if not fields]
         if gone:  # erased (or trimmed) while waiting: nothing left to deliver
             await self.redis.xack(self.stream_key, GROUP, *gone)
+            _dropped(len(gone))
         out += [first_try(as_text(entry_id), orjson.loads(fields[b"action"]))
                 for entry_id, fields in entries if fields]
         return out
@@ -201,6 +207,11 @@ class RedisDeliveries:
                 if d.profile_id == profile_id]
         if dead:
             await self.redis.xdel(self.dead_key, *dead)
+
+
+def _dropped(count: int) -> None:
+    log.warning("deliveries dropped: their actions were erased, or trimmed from the stream "
+                "before they could be sent", extra={"count": count})
 
 
 def _dead_letter(entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:

@@ -24,6 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from personalization.automation.action_record import ActionRecord
 from personalization.automation.deliveries import MemoryDeliveries, RetryPolicy
 from personalization.automation.memory_scheduler import MemoryScheduler
+from personalization.automation.redis_deliveries import RedisDeliveries
 from personalization.automation.redis_scheduler import RedisScheduler
 from personalization.clock import FrozenClock
 from personalization.profiles.event_parsing import parse_event
@@ -251,6 +252,40 @@ async def test_an_unreachable_receiver_is_retried_then_dead_lettered_with_the_er
     assert worker.deliveries is not None
     (dead,) = await worker.deliveries.dead_letters()
     assert dead.attempts == 2 and dead.error.startswith("ConnectError"), dead.error
+
+
+async def test_two_workers_send_each_action_once_and_retry_it_once_without_a_crash(
+    two_schedulers: tuple[RedisScheduler, RedisScheduler],
+) -> None:
+    a, b = two_schedulers
+    queues = [RedisDeliveries(s.redis, s.keys, policy=RetryPolicy(max_tries=3, backoff=0.05))
+              for s in (a, b)]
+    scheduled = [record(i, datetime.now(UTC)) for i in range(300)]
+    with running_receiver(Receiver(fail_first=1)) as receiver:
+        workers = [Worker(s, poll_interval=0.01, batch_size=50, name=f"w{i}", deliveries=q,
+                          webhook=WebhookSender(receiver.url, "s3cret"))
+                   for i, (s, q) in enumerate(zip((a, b), queues, strict=True))]
+        for queue in queues:
+            await queue.open()
+        await a.schedule(scheduled)
+        stop = asyncio.Event()
+
+        async def until_done() -> None:
+            while len(receiver.delivered()) < len(scheduled) or (
+                    await queues[0].counts()).retrying:
+                await asyncio.sleep(0.02)
+            stop.set()
+
+        await asyncio.wait_for(asyncio.gather(*(w.run(stop) for w in workers), until_done()), 60)
+        for worker in workers:
+            assert worker.webhook is not None
+            await worker.webhook.aclose()
+    assert set(receiver.delivered()) == {r.action_id for r in scheduled}
+    assert set(receiver.delivered().values()) == {1}  # no double sends
+    assert set(receiver.tries().values()) == {2}  # one failure, one retry, each once
+    assert all(w.delivered > 0 for w in workers)  # both took part
+    assert await queues[0].counts() == (0, 0, 0)
+    await a.redis.delete(queues[0].retry_key, queues[0].dead_key)
 
 
 async def test_the_loop_polls_and_stops_when_told() -> None:

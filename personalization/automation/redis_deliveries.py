@@ -25,7 +25,7 @@ from personalization.automation.deliveries import (
     retry_member,
 )
 from personalization.store.keys import Keys
-from personalization.store.redis_client import RedisClient, as_text
+from personalization.store.redis_client import RedisClient, as_text, stream_ids_where
 
 log = logging.getLogger("kairos.deliveries")
 
@@ -203,8 +203,7 @@ class RedisDeliveries:
                   if orjson.loads(m)["profile_id"] == profile_id]
         if doomed:
             await self.redis.zrem(self.retry_key, *doomed)
-        dead = [d.id for d in await self.dead_letters(self.max_dead + 1000)
-                if d.profile_id == profile_id]
+        dead = await stream_ids_where(self.redis, self.dead_key, "profile_id", profile_id)
         if dead:
             await self.redis.xdel(self.dead_key, *dead)
 

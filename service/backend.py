@@ -17,7 +17,9 @@ from datetime import timedelta
 from typing import Protocol
 
 from content_pool.storage import ContentStore, MemoryContentStore, RedisContentStore
+from personalization.automation.deliveries import MemoryDeliveries, RetryPolicy
 from personalization.automation.memory_scheduler import MemoryScheduler
+from personalization.automation.redis_deliveries import RedisDeliveries
 from personalization.automation.redis_scheduler import RedisScheduler
 from personalization.experiments.definitions import (
     DefinitionStore,
@@ -38,6 +40,7 @@ from service.settings import Settings
 
 Store = MemoryStore | RedisStore
 Scheduler = MemoryScheduler | RedisScheduler
+Deliveries = MemoryDeliveries | RedisDeliveries
 Lock = Callable[[timedelta], Awaitable[bool]]
 """``acquire(ttl) -> bool``: take a named lock shared by every process for ``ttl``."""
 
@@ -68,6 +71,11 @@ class Backend(Protocol):
         ...
 
     def scheduler(self, *, lease: timedelta) -> Scheduler: ...
+
+    def deliveries(self, scheduler: Scheduler, *, policy: RetryPolicy,
+                   lease: timedelta) -> Deliveries:  # fmt: skip
+        """The webhook deliveries of the actions ``scheduler`` publishes."""
+        ...
 
     def change_feed(self, *, lease: timedelta) -> ChangeFeed:
         """Profiles changed by ingestion, for ``kairos worker`` to react to."""
@@ -115,6 +123,11 @@ class MemoryBackend:
     def scheduler(self, *, lease: timedelta) -> MemoryScheduler:
         return MemoryScheduler(self._store, lease=lease, record_ttl=self._store.profile_ttl)
 
+    def deliveries(self, scheduler: Scheduler, *, policy: RetryPolicy,
+                   lease: timedelta) -> MemoryDeliveries:  # fmt: skip
+        assert isinstance(scheduler, MemoryScheduler), "the embedded store's scheduler"
+        return MemoryDeliveries(scheduler, policy=policy, lease=lease)
+
     def change_feed(self, *, lease: timedelta) -> MemoryChangeFeed:
         return MemoryChangeFeed(lease=lease)
 
@@ -160,6 +173,10 @@ class RedisBackend:
 
     def scheduler(self, *, lease: timedelta) -> RedisScheduler:
         return RedisScheduler(self._store, lease=lease)
+
+    def deliveries(self, scheduler: Scheduler, *, policy: RetryPolicy,
+                   lease: timedelta) -> RedisDeliveries:  # fmt: skip
+        return RedisDeliveries(self._store.redis, self._store.keys, policy=policy, lease=lease)
 
     def change_feed(self, *, lease: timedelta) -> RedisChangeFeed:
         return RedisChangeFeed(self._store.redis, self._store.keys, lease=lease)

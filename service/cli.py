@@ -16,6 +16,7 @@ from rich.console import Console
 
 from personalization.errors import InvalidProgramme
 from personalization.profiles.signed_identity import IdentityVerifier
+from service.cli_actions import actions_app
 from service.cli_content import content_app
 from service.cli_import import import_app
 from service.cli_intent import intent_app
@@ -33,6 +34,7 @@ console = Console(stderr=True, soft_wrap=True)
 app.add_typer(content_app, name="content", help="Import and export the content pool as YAML.")
 app.add_typer(intent_app, name="intent", help="Train, evaluate and try the intent model.")
 app.add_typer(import_app, name="import", help="Import profiles (CRM) and orders (shop export).")
+app.add_typer(actions_app, name="actions", help="Webhook dead letters: list and replay.")
 
 
 @app.callback()

@@ -43,11 +43,15 @@ async def report_progress(
             backlog = f"{scheduled} scheduled, {processing} claimed"
             if worker.reactions is not None:
                 backlog += f", {await worker.reactions.feed.backlog()} changes waiting"
+            if worker.webhook is not None and worker.deliveries is not None:
+                counts = await worker.deliveries.counts()
+                backlog += (f", deliveries {counts.pending} pending, {counts.retrying} retrying, "
+                            f"{counts.dead} dead")
         except STORE_ERRORS:
             backlog = "backlog unknown (store unavailable)"
         emit(f"reacted to {handled} changes ({(handled - last_handled) / elapsed:.0f}/s), "
              f"published {worker.published} ({rate:.0f}/s), delivered {worker.delivered}, "
-             f"dead-lettered {worker.dead_lettered}; {backlog}")
+             f"retried {worker.retried}, dead-lettered {worker.dead_lettered}; {backlog}")
         last, last_handled, last_at = worker.published, handled, now
 
 
@@ -77,7 +81,7 @@ async def run_worker(
     webhook = build_webhook(settings)
     worker = Worker(components.scheduler, batch_size=batch_size or settings.worker_batch_size,
                     poll_interval=poll_interval or settings.worker_poll_seconds, webhook=webhook,
-                    reactions=reactions)
+                    deliveries=components.deliveries, reactions=reactions)
     stop = asyncio.Event()
     install_signal_handlers(stop)
     emit(("worker reacting to events, " if reactions else "worker ")

@@ -51,7 +51,7 @@ from personalization.experiments.segments import ProfileSampler, Segments
 from personalization.profiles.sensitivity import SensitivityPolicy
 from personalization.profiles.service import EventListener, ProfileService
 from personalization.profiles.sweep import LifecycleSweep
-from service.backend import Backend, Scheduler, Store, open_backend
+from service.backend import Backend, Deliveries, Scheduler, Store, open_backend
 from service.factories import (
     build_content_store,
     build_planner,
@@ -66,7 +66,7 @@ from service.programmes import stored_programmes
 from service.ratelimit import WindowCounter
 from service.readiness import Readiness
 from service.settings import Settings
-from service.worker import Worker, build_reactions, build_webhook
+from service.worker import Worker, build_reactions, build_webhook, retry_policy
 
 log = logging.getLogger("kairos.components")
 
@@ -114,6 +114,7 @@ class Components:
     # automation
     next_action_planner: NextActionPlanner
     scheduler: Scheduler
+    deliveries: Deliveries
     automation: Automation
     schedules: Schedules | None
     # people and decisions
@@ -178,7 +179,8 @@ def _category_usage(content_store: ContentStore) -> Callable[[], Awaitable[dict[
 
 
 def _background(settings: Settings, backend: Backend, profiles: ProfileService,
-                scheduler: Scheduler, taxonomy: SharedTaxonomy) -> tuple[Running, ...]:  # fmt: skip
+                scheduler: Scheduler, deliveries: Deliveries,
+                taxonomy: SharedTaxonomy) -> tuple[Running, ...]:  # fmt: skip
     """The lifecycle sweep and the in-app worker, when ``settings`` ask for them; with a shared
     store, the reload of the taxonomy other workers may replace."""
     running: list[Running] = []
@@ -203,7 +205,7 @@ def _background(settings: Settings, backend: Backend, profiles: ProfileService,
         webhook = build_webhook(settings)
         worker = Worker(scheduler, batch_size=settings.worker_batch_size,
                         poll_interval=settings.worker_poll_seconds, webhook=webhook,
-                        name="in-app", reactions=build_reactions(
+                        deliveries=deliveries, name="in-app", reactions=build_reactions(
                             profiles, name="in-app", batch_size=settings.worker_batch_size))
         running.append(_start("in-app worker", worker.run,
                               webhook.aclose if webhook is not None else None))
@@ -262,6 +264,8 @@ async def _build(settings: Settings, backend: Backend) -> Components:
 
     planner = build_planner(settings, pool, store, sensitivity)
     scheduler = backend.scheduler(lease=lease)
+    deliveries = backend.deliveries(scheduler, policy=retry_policy(settings),
+                                    lease=timedelta(seconds=settings.webhook_lease_seconds))
 
     async def programmes_source() -> ProgrammeSet | None:
         return await stored_programmes(backend)
@@ -278,7 +282,8 @@ async def _build(settings: Settings, backend: Backend) -> Components:
     listeners: tuple[EventListener, ...] = (automation, abtests) + (
         (schedules,) if schedules is not None else ())
     profiles = profile_service(settings, backend, listeners=listeners,
-                               erasers=(scheduler.erase_person,), interests=interests)  # fmt: skip
+                               erasers=(scheduler.erase_person, deliveries.forget),
+                               interests=interests)  # fmt: skip
 
     the_decider = decider(
         settings, store, pool, renderer,
@@ -312,9 +317,10 @@ async def _build(settings: Settings, backend: Backend) -> Components:
         intent_service=intent,
         next_action_planner=planner,
         scheduler=scheduler,
+        deliveries=deliveries,
         automation=automation,
         schedules=schedules,
         profiles=profiles,
         decider=the_decider,
-        background=_background(settings, backend, profiles, scheduler, taxonomy),
+        background=_background(settings, backend, profiles, scheduler, deliveries, taxonomy),
     )

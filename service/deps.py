@@ -25,7 +25,7 @@ from personalization.experiments.abtests import ABTests
 from personalization.experiments.segments import ProfileSampler, Segments
 from personalization.profiles.service import ProfileService
 from service.auth import Role, require_admin, require_site
-from service.backend import Backend, Store
+from service.backend import Backend, Deliveries, Store
 from service.components import Components
 from service.observability import Metrics
 from service.readiness import Readiness
@@ -74,6 +74,10 @@ async def get_decider(components: ComponentsDep) -> Decider:
 
 async def get_automation(components: ComponentsDep) -> Automation:
     return components.automation
+
+
+async def get_deliveries(components: ComponentsDep) -> Deliveries:
+    return components.deliveries
 
 
 async def get_content_store(components: ComponentsDep) -> ContentStore:
@@ -137,6 +141,7 @@ ReadinessDep = Annotated[Readiness, Depends(get_readiness)]
 ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
 DeciderDep = Annotated[Decider, Depends(get_decider)]
 AutomationDep = Annotated[Automation, Depends(get_automation)]
+DeliveriesDep = Annotated[Deliveries, Depends(get_deliveries)]
 ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
 CatalogDep = Annotated[ContentCatalog, Depends(get_content_catalog)]
 RendererDep = Annotated[Renderer, Depends(get_renderer)]

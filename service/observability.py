@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -57,6 +57,9 @@ class Metrics:
             "kairos_decisions_total", "Decisions made", ["degraded"], registry=self.registry)
         self.events = Counter(
             "kairos_events_total", "Events accepted", ["outcome"], registry=self.registry)
+        self.deliveries = Gauge(
+            "kairos_webhook_deliveries", "Webhook deliveries by state (pending, retrying, dead)",
+            ["state"], registry=self.registry)
 
 
 def _route_of(scope: Scope) -> str:

@@ -170,7 +170,11 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, description="Also POST each action here.")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key.")
     webhook_max_tries: int = Field(default=5, ge=1, le=20)
-    webhook_backoff_seconds: float = Field(default=1.0, gt=0)
+    webhook_backoff_seconds: float = Field(default=1.0, gt=0, description="Before the 2nd try; "
+                                           "doubles each try (with jitter), at most 15 minutes.")
+    webhook_lease_seconds: float = Field(
+        default=30, gt=0, description="A delivery held by a worker that died is retried after "
+        "this; keep it above the POST timeout (5 s), or slow receivers get duplicates.")
 
     @field_validator("intent_data", "taxonomy_file", "content_dir", "programmes_file",
                      "schedules_file", mode="before")

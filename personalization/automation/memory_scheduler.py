@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from personalization.automation.action_record import PART, ActionRecord, Claim, ms, split_member
 from personalization.automation.records_scheduler import RecordsScheduler
 from personalization.store.memory_store import MemoryStore
-from personalization.store.protocols import Document, PersonalRecords
+from personalization.store.protocols import PersonalRecords
 
 
 class MemoryScheduler(RecordsScheduler):
@@ -30,7 +30,6 @@ class MemoryScheduler(RecordsScheduler):
         self._schedule: dict[str, int] = {}
         self._processing: dict[str, int] = {}
         self._stream: list[tuple[str, str, ActionRecord]] = []  # (entry id, profile id, record)
-        self._dead: list[tuple[str, str, Document]] = []
         self._seq = 0
 
     def _next_id(self) -> str:
@@ -73,15 +72,14 @@ class MemoryScheduler(RecordsScheduler):
             out.append(entry_id)
         return out
 
-    async def dead_letter(self, record: ActionRecord, error: str) -> None:
-        doc = {"action": record.document(), "error": error}
-        self._dead.append((self._next_id(), record.profile_id or "", doc))
-
     async def published(self, count: int = 100) -> list[tuple[str, ActionRecord]]:
         return [(entry_id, record) for entry_id, _, record in self._stream[-count:]]
 
-    async def dead(self, count: int = 100) -> list[tuple[str, Document]]:
-        return [(entry_id, doc) for entry_id, _, doc in self._dead[-count:]]
+    def published_after(self, entry_id: str | None, count: int) -> list[tuple[str, ActionRecord]]:
+        """Up to ``count`` stream entries after ``entry_id`` (from the start with ``None``)."""
+        after = int(entry_id.split("-")[0]) if entry_id is not None else 0
+        newer = [(i, r) for i, _, r in self._stream if int(i.split("-")[0]) > after]
+        return newer[:count]
 
     async def backlog(self) -> tuple[int, int]:
         return len(self._schedule), len(self._processing)
@@ -93,6 +91,5 @@ class MemoryScheduler(RecordsScheduler):
             [m for m in [*self._schedule, *self._processing] if m.endswith(suffix)]
         )
         self._stream = [e for e in self._stream if e[1] != profile_id]
-        self._dead = [e for e in self._dead if e[1] != profile_id]
         for action_id in docs:
             await self.records.delete_record(profile_id, PART, action_id)

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-import orjson
-
 from personalization.automation.action_record import (
     PART,
     ActionRecord,
@@ -165,6 +163,3 @@ def _too_late(record: ActionRecord, now: datetime) -> ActionRecord:
     return record.model_copy(update={"status": "skipped", "closed_at": now, "note": note,
                                      "reasons": [*record.reasons, note]})
 
-
-def stream_entry(record: ActionRecord) -> dict[str, bytes | str]:
-    return {"profile_id": record.profile_id or "", "action": orjson.dumps(record.document())}

@@ -23,9 +23,8 @@ from personalization.automation.action_record import (
     ms,
     split_member,
 )
-from personalization.automation.records_scheduler import RecordsScheduler, stream_entry
+from personalization.automation.records_scheduler import RecordsScheduler
 from personalization.store.keys import Keys
-from personalization.store.protocols import Document
 from personalization.store.redis_client import RedisClient, stream_ids_where
 from personalization.store.redis_store import RedisStore
 
@@ -102,7 +101,9 @@ class RedisScheduler(RecordsScheduler):
         self.keys: Keys = store.keys
         self.stream_maxlen = stream_maxlen
         self.stream_key = self.keys.shared("actions")
-        self.dead_key = self.keys.shared("actions", "dead")
+        # Dead letters of webhook deliveries before they moved to the delivery queue: erasure
+        # still clears them.
+        self.legacy_dead_key = self.keys.shared("actions", "dead")
         tag = "{" + self.stream_key + "}"
         self.schedule_key = self.keys.shared("schedule", tag)
         self.processing_key = self.keys.shared("processing", tag)
@@ -200,26 +201,10 @@ class RedisScheduler(RecordsScheduler):
         )
         return [_text(r) or None for r in replies]
 
-    async def dead_letter(self, record: ActionRecord, error: str) -> None:
-        await self.redis.xadd(
-            self.dead_key,
-            {**stream_entry(record), "error": error},  # type: ignore[dict-item]
-            maxlen=self.stream_maxlen,
-            approximate=True,
-        )
-
     async def published(self, count: int = 100) -> list[tuple[str, ActionRecord]]:
         entries: Any = await self.redis.xrevrange(self.stream_key, count=count)
         return [
             (_text(entry_id), ActionRecord.model_validate_json(fields[b"action"]))
-            for entry_id, fields in reversed(entries)
-        ]
-
-    async def dead(self, count: int = 100) -> list[tuple[str, Document]]:
-        entries: Any = await self.redis.xrevrange(self.dead_key, count=count)
-        return [
-            (_text(entry_id), {"action": orjson.loads(fields[b"action"]),
-                               "error": _text(fields[b"error"])})
             for entry_id, fields in reversed(entries)
         ]
 
@@ -245,7 +230,8 @@ class RedisScheduler(RecordsScheduler):
         stream_ids = await stream_ids_where(self.redis, self.stream_key, "profile_id", profile_id)
         if stream_ids:
             await self.redis.xdel(self.stream_key, *stream_ids)
-        dead_ids = await stream_ids_where(self.redis, self.dead_key, "profile_id", profile_id)
+        dead_ids = await stream_ids_where(self.redis, self.legacy_dead_key, "profile_id",
+                                          profile_id)
         if dead_ids:
-            await self.redis.xdel(self.dead_key, *dead_ids)
+            await self.redis.xdel(self.legacy_dead_key, *dead_ids)
         await self.redis.delete(self.keys.of_profile(profile_id, PART))

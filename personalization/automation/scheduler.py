@@ -16,8 +16,8 @@ Redis layout (single Redis and Redis Cluster): the stream is ``<prefix>:actions`
 it with consumer groups: ``XGROUP CREATE <prefix>:actions mailer $ MKSTREAM``), the schedule and
 processing sets are ``<prefix>:schedule:{<prefix>:actions}`` and
 ``<prefix>:processing:{<prefix>:actions}``: their hash tag is the stream's own name, so the three
-share one cluster slot and claim and publish are single Lua scripts. Failed webhook deliveries are
-dead-lettered to ``<prefix>:actions:dead``.
+share one cluster slot and claim and publish are single Lua scripts. Webhook deliveries (their
+retries and dead letters) are kept in the same slot by :mod:`personalization.automation.deliveries`.
 
 :class:`~personalization.automation.redis_scheduler.RedisScheduler` keeps it in Redis,
 :class:`~personalization.automation.memory_scheduler.MemoryScheduler` in one process; the part
@@ -31,7 +31,6 @@ from datetime import datetime
 from typing import Protocol
 
 from personalization.automation.action_record import ActionRecord, Claim
-from personalization.store.protocols import Document
 
 
 class Scheduler(Protocol):
@@ -67,16 +66,8 @@ class Scheduler(Protocol):
         """
         ...
 
-    async def dead_letter(self, record: ActionRecord, error: str) -> None:
-        """Keep an action that could not be delivered (webhook) in the dead-letter stream."""
-        ...
-
     async def published(self, count: int = 100) -> list[tuple[str, ActionRecord]]:
         """The latest stream entries ``(entry_id, record)``, oldest first."""
-        ...
-
-    async def dead(self, count: int = 100) -> list[tuple[str, Document]]:
-        """The latest dead letters ``(entry_id, {"action", "error"})``, oldest first."""
         ...
 
     async def backlog(self) -> tuple[int, int]:
@@ -84,5 +75,6 @@ class Scheduler(Protocol):
         ...
 
     async def erase_person(self, profile_id: str) -> None:
-        """Forget the person's steps everywhere: records, schedule, stream and dead letters."""
+        """Forget the person's steps everywhere: records, schedule and stream (their webhook
+        deliveries are the delivery queue's: :mod:`personalization.automation.deliveries`)."""
         ...

@@ -4,7 +4,10 @@
 - ``GET /v1/programmes``: the programmes in use (JSON, or YAML with ``Accept: application/yaml``);
 - ``PUT /v1/programmes``: replace them all (JSON body, or YAML with
   ``Content-Type: application/yaml``); invalid documents are refused with 422 naming each problem;
-- ``POST /v1/programmes/import``: the same from an uploaded YAML file.
+- ``POST /v1/programmes/import``: the same from an uploaded YAML file;
+- ``GET /v1/actions/dead-letters``: webhook deliveries parked after their last try, with the reason;
+- ``POST /v1/actions/dead-letters/replay``: put some (``{"ids": [...]}``) or all
+  (``{"all": true}``) back for delivery, with a fresh set of tries.
 
 Programmes are kept in the process and, with Redis, under ``<prefix>:programmes``: every app
 process reads that set at start, on ``GET`` and at most every 30 seconds while events arrive
@@ -13,13 +16,14 @@ process reads that set at start, on ``GET`` and at most every 30 seconds while e
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Request, Response, UploadFile
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field, model_validator
 
 from personalization.automation.action_record import ActionRecord
+from personalization.automation.deliveries import DeadLetter
 from personalization.automation.engine import Automation
 from personalization.automation.programmes import (
     ProgrammeSet,
@@ -27,9 +31,10 @@ from personalization.automation.programmes import (
     loads_programmes,
     parse_programmes,
 )
+from personalization.clock import system_clock
 from personalization.errors import InvalidProgramme
 from service.backend import Backend
-from service.deps import AutomationDep, BackendDep
+from service.deps import AutomationDep, BackendDep, DeliveriesDep
 from service.programmes import store_programmes, stored_programmes
 from service.routes.profiles import ProfileIdPath
 
@@ -74,6 +79,46 @@ class ProgrammesReplaced(BaseModel):
     programmes: list[str]
 
 
+class DeadLetterPublic(BaseModel):
+    """A webhook delivery parked after its last try (or refused by the receiver)."""
+
+    id: str = Field(description="The dead letter's id, for replay.")
+    action_id: str = Field(description="Also the deliveries' Idempotency-Key.")
+    profile_id: str
+    error: str = Field(description="The last try's outcome, e.g. 'HTTP 503'.")
+    attempts: int
+    first_at: str = Field(description="When the action was published.")
+    last_at: str = Field(description="When the last try failed.")
+    action: dict[str, Any]
+
+    @classmethod
+    def of(cls, dead: DeadLetter) -> DeadLetterPublic:
+        return cls.model_validate(dead.document())
+
+
+class DeadLetters(BaseModel):
+    dead_letters: list[DeadLetterPublic]
+
+
+class ReplayRequest(BaseModel):
+    """Which dead letters to deliver again: ``{"ids": [...]}`` or ``{"all": true}``."""
+
+    ids: list[Annotated[str, Field(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")]] = Field(
+        default_factory=list, max_length=10_000)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _ids_or_all(self) -> ReplayRequest:
+        if self.all == bool(self.ids):
+            raise ValueError('give either "ids" (a list of dead-letter ids) or "all": true')
+        return self
+
+
+class Replayed(BaseModel):
+    replayed: list[str] = Field(description="Ids put back for delivery.")
+    not_found: list[str] = Field(description="Ids asked for that are not (or no longer) dead.")
+
+
 router = APIRouter(prefix="/v1", tags=["automation"])
 
 
@@ -87,6 +132,23 @@ async def person_actions(profile_id: ProfileIdPath, automation: AutomationDep) -
         pending=[ActionPublic.of(r) for r in records if r.status == "pending"],
         past=[ActionPublic.of(r) for r in reversed(records) if r.status != "pending"],
     )
+
+
+@router.get("/actions/dead-letters", summary="Webhook deliveries that exhausted their tries")
+async def dead_letters(
+    deliveries: DeliveriesDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+) -> DeadLetters:
+    """Oldest first, with the reason (last status or error), attempts and times."""
+    return DeadLetters(dead_letters=[DeadLetterPublic.of(d)
+                                     for d in await deliveries.dead_letters(limit)])
+
+
+@router.post("/actions/dead-letters/replay", summary="Deliver dead letters again")
+async def replay_dead_letters(body: ReplayRequest, deliveries: DeliveriesDep) -> Replayed:
+    """Each replayed delivery gets a fresh set of tries, starting now; its Idempotency-Key stays
+    the action id, so a receiver that did get it once can drop it."""
+    replayed = await deliveries.replay(None if body.all else body.ids, system_clock())
+    return Replayed(replayed=replayed, not_found=[i for i in body.ids if i not in replayed])
 
 
 @router.get("/programmes", summary="The programmes in use", response_model=None)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.deps import MetricsDep, ReadinessDep
+from personalization.errors import STORE_ERRORS
+from service.deps import DeliveriesDep, MetricsDep, ReadinessDep
 from service.problems import PROBLEM_JSON
 
 router = APIRouter(tags=["health"])
@@ -34,7 +35,12 @@ async def readyz(readiness: ReadinessDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def metrics(metrics: MetricsDep) -> Response:
+async def metrics(metrics: MetricsDep, deliveries: DeliveriesDep) -> Response:
+    try:  # read at scrape time: the workers that change them may be other processes
+        for state, value in (await deliveries.counts())._asdict().items():
+            metrics.deliveries.labels(state).set(value)
+    except STORE_ERRORS:  # the store is away (readyz says so): no stale figures
+        metrics.deliveries.clear()
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

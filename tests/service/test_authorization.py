@@ -22,7 +22,7 @@ PUBLIC = re.compile(r"^/(healthz|readyz|metrics|version|docs.*|openapi\.json|red
                     r"|console.*)$")
 # Whatever touches a person's data, the content pool, statistics or configuration is admin-only.
 ADMIN_ONLY = re.compile(r"^/v1/(profiles|content|reports|segments|abtests|imports|links|programmes"
-                        r"|intents|taxonomy).*")
+                        r"|intents|taxonomy|actions).*")
 
 
 @pytest.fixture(scope="module")

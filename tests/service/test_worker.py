@@ -1,6 +1,6 @@
 """The worker: several of them publish each due step exactly once and react to each stored
-change once, a dead one loses nothing, the webhook is signed, retried with backoff and
-dead-lettered, and SIGTERM stops it cleanly."""
+change once, a dead one loses nothing, the webhook (a real HTTP receiver) is signed, keyed,
+retried with backoff and dead-lettered, and SIGTERM stops it cleanly."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from personalization.automation.action_record import ActionRecord
+from personalization.automation.deliveries import MemoryDeliveries, RetryPolicy
 from personalization.automation.memory_scheduler import MemoryScheduler
+from personalization.automation.redis_deliveries import RedisDeliveries
 from personalization.automation.redis_scheduler import RedisScheduler
 from personalization.clock import FrozenClock
 from personalization.profiles.event_parsing import parse_event
@@ -34,6 +35,7 @@ from personalization.store.memory_store import MemoryStore
 from personalization.store.redis_store import RedisStore
 from service.worker import WebhookSender, Worker, sign, verify
 from tests.conftest import _delete_prefix
+from tests.webhook_receiver import Receiver, running_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -68,7 +70,7 @@ async def two_schedulers(
     a, b = (RedisScheduler(RedisStore(c, prefix=prefix), lease=timedelta(seconds=30))
             for c in clients)
     yield a, b
-    await clients[0].delete(a.stream_key, a.dead_key, a.schedule_key, a.processing_key)
+    await clients[0].delete(a.stream_key, a.schedule_key, a.processing_key)
     for i in range(1000):
         await clients[0].delete(a.keys.of_profile(f"p{i}", "actions"))
     for client in clients:
@@ -178,63 +180,112 @@ async def test_worker_processes_share_the_work_and_stop_on_sigterm(redis_url: st
 
 
 # -- webhook ------------------------------------------------------------------------------------
-class Receiver:
-    """An HTTP endpoint (httpx transport) that fails a given number of times, then accepts."""
+async def deliver_all(scheduler: MemoryScheduler, receiver: Receiver, *records: ActionRecord,
+                      max_tries: int = 4) -> Worker:  # fmt: skip
+    """Publish ``records`` and run a worker (real clock, 10 ms backoff) until every delivery is
+    settled: delivered or dead."""
+    deliveries = MemoryDeliveries(scheduler, policy=RetryPolicy(max_tries=max_tries,
+                                                                backoff=0.01))
+    worker = Worker(scheduler, poll_interval=0.01, deliveries=deliveries,
+                    webhook=WebhookSender(receiver.url, "s3cret"))
+    await deliveries.open()
+    await scheduler.schedule(list(records))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    for _ in range(500):
+        if worker.delivered + worker.dead_lettered == len(records):
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert worker.webhook is not None
+    await worker.webhook.aclose()
+    return worker
 
-    def __init__(self, failures: int, status: int = 503) -> None:
-        self.failures = failures
-        self.status = status
-        self.requests: list[httpx.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if len(self.requests) <= self.failures:
-            return httpx.Response(self.status)
-        return httpx.Response(204)
-
-
-def sender(receiver: Receiver, sleeps: list[float], max_tries: int = 4) -> WebhookSender:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    return WebhookSender("https://hooks.example/kairos", "s3cret", max_tries=max_tries,
-                         backoff=0.5, client=httpx.AsyncClient(
-                             transport=httpx.MockTransport(receiver)), sleep=sleep)
-
-
-async def test_the_webhook_is_signed_and_retried_with_exponential_backoff() -> None:
-    receiver, sleeps = Receiver(failures=2), list[float]()
-    action = record(1)
-    assert await sender(receiver, sleeps).deliver(action) is None
-    assert sleeps == [0.5, 1.0]
-    assert len(receiver.requests) == 3
+async def test_the_webhook_is_signed_keyed_and_retried_until_accepted() -> None:
+    action = record(1, datetime.now(UTC))
+    with running_receiver(Receiver(fail_first=2)) as receiver:
+        worker = await deliver_all(MemoryScheduler(MemoryStore()), receiver, action)
+    assert (worker.published, worker.delivered, worker.retried, worker.dead_lettered) == (
+        1, 1, 2, 0)
+    assert [(r.key, r.attempt, r.status) for r in receiver.requests] == [
+        (action.action_id, 1, 503), (action.action_id, 2, 503), (action.action_id, 3, 204)]
+    assert len({r.body for r in receiver.requests}) == 1  # the same body on every try
     request = receiver.requests[-1]
-    assert verify(request.content, "s3cret", request.headers["X-Kairos-Signature"])
-    assert not verify(request.content, "other", request.headers["X-Kairos-Signature"])
-    assert request.headers["X-Kairos-Action-Id"] == action.action_id
-    assert orjson.loads(request.content)["action_id"] == action.action_id
+    assert verify(request.body, "s3cret", request.signature)
+    assert not verify(request.body, "other", request.signature)
+    assert orjson.loads(request.body)["action_id"] == action.action_id
     assert sign(b"{}", "k").startswith("sha256=")
 
 
 async def test_undeliverable_actions_are_dead_lettered_after_the_last_try() -> None:
-    store = MemoryStore()
-    scheduler = MemoryScheduler(store)
-    clock = FrozenClock(T0)
-    await scheduler.schedule([record(1), record(2)])
-    receiver, sleeps = Receiver(failures=100), list[float]()
-    worker = Worker(scheduler, clock=clock, webhook=sender(receiver, sleeps, max_tries=3))
-    await worker.run_once()
-    await worker.drain()
-    assert len(receiver.requests) == 6 and sleeps == [0.5, 1.0] * 2
-    dead = await scheduler.dead()
-    assert [d["error"] for _, d in dead] == ["HTTP 503 after 3 tries"] * 2
+    scheduler = MemoryScheduler(MemoryStore())
+    now = datetime.now(UTC)
+    with running_receiver(Receiver(fail_first=100)) as receiver:
+        worker = await deliver_all(scheduler, receiver, record(1, now), record(2, now),
+                                   max_tries=3)
+    assert sorted(receiver.tries().values()) == [3, 3]
     assert (worker.published, worker.delivered, worker.dead_lettered) == (2, 0, 2)
+    assert worker.deliveries is not None
+    dead = await worker.deliveries.dead_letters()
+    assert [(d.error, d.attempts) for d in dead] == [("HTTP 503", 3)] * 2
 
 
 async def test_a_refusing_receiver_is_not_retried() -> None:
-    receiver, sleeps = Receiver(failures=100, status=422), list[float]()
-    assert await sender(receiver, sleeps).deliver(record(1)) == "HTTP 422"
-    assert len(receiver.requests) == 1 and sleeps == []
+    with running_receiver(Receiver(fail_first=100, fail_status=422)) as receiver:
+        worker = await deliver_all(MemoryScheduler(MemoryStore()), receiver,
+                                   record(1, datetime.now(UTC)))
+    assert len(receiver.requests) == 1
+    assert worker.deliveries is not None
+    assert [(d.error, d.attempts) for d in await worker.deliveries.dead_letters()] == [
+        ("HTTP 422", 1)]
+
+
+async def test_an_unreachable_receiver_is_retried_then_dead_lettered_with_the_error() -> None:
+    with running_receiver(Receiver()) as receiver:
+        url = receiver.url  # the server is gone once the block ends: connections are refused
+    gone = Receiver()
+    gone.url = url
+    worker = await deliver_all(MemoryScheduler(MemoryStore()), gone,
+                               record(1, datetime.now(UTC)), max_tries=2)
+    assert worker.deliveries is not None
+    (dead,) = await worker.deliveries.dead_letters()
+    assert dead.attempts == 2 and dead.error.startswith("ConnectError"), dead.error
+
+
+async def test_two_workers_send_each_action_once_and_retry_it_once_without_a_crash(
+    two_schedulers: tuple[RedisScheduler, RedisScheduler],
+) -> None:
+    a, b = two_schedulers
+    queues = [RedisDeliveries(s.redis, s.keys, policy=RetryPolicy(max_tries=3, backoff=0.05))
+              for s in (a, b)]
+    scheduled = [record(i, datetime.now(UTC)) for i in range(300)]
+    with running_receiver(Receiver(fail_first=1)) as receiver:
+        workers = [Worker(s, poll_interval=0.01, batch_size=50, name=f"w{i}", deliveries=q,
+                          webhook=WebhookSender(receiver.url, "s3cret"))
+                   for i, (s, q) in enumerate(zip((a, b), queues, strict=True))]
+        for queue in queues:
+            await queue.open()
+        await a.schedule(scheduled)
+        stop = asyncio.Event()
+
+        async def until_done() -> None:
+            while len(receiver.delivered()) < len(scheduled) or (
+                    await queues[0].counts()).retrying:
+                await asyncio.sleep(0.02)
+            stop.set()
+
+        await asyncio.wait_for(asyncio.gather(*(w.run(stop) for w in workers), until_done()), 60)
+        for worker in workers:
+            assert worker.webhook is not None
+            await worker.webhook.aclose()
+    assert set(receiver.delivered()) == {r.action_id for r in scheduled}
+    assert set(receiver.delivered().values()) == {1}  # no double sends
+    assert set(receiver.tries().values()) == {2}  # one failure, one retry, each once
+    assert all(w.delivered > 0 for w in workers)  # both took part
+    assert await queues[0].counts() == (0, 0, 0)
+    await a.redis.delete(queues[0].retry_key, queues[0].dead_key)
 
 
 async def test_the_loop_polls_and_stops_when_told() -> None:

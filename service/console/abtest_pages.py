@@ -137,7 +137,9 @@ async def create_test(request: Request, session: SessionDep, _: CsrfDep) -> Resp
         fields = ABTestFields.model_validate(_fields(values))
         test = await tests.put(values["id"].strip(), fields)
     except ValidationError as exc:
-        return await _form_page(request, values, field_errors(exc), status_code=422)
+        errors = [{**e, "message": e["message"].replace("add up to 1", "add up to 100 %")}
+                  for e in field_errors(exc)]  # the form takes shares in per cent
+        return await _form_page(request, values, errors, status_code=422)
     except (InvalidABTest, ABTestConflict) as exc:
         return await _form_page(request, values, [{"field": "id", "message": str(exc)}],
                                 status_code=422 if isinstance(exc, InvalidABTest) else 409)

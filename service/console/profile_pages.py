@@ -71,10 +71,18 @@ async def find_profiles(request: Request, session: SessionDep, q: str = "") -> R
     return page(request, "profiles.html", context, status_code=404 if missing else 200)
 
 
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
 def _event_row(document: dict[str, Any]) -> dict[str, Any]:
-    details = {k: v for k, v in document.items() if k not in _EVENT_KEYS}
+    """An event for the timeline: its type, time, and its other fields as ``key: value``."""
+    rest = {k: v for k, v in document.items() if k not in _EVENT_KEYS}
+    properties = rest.pop("properties", None)
+    fields = {**(properties if isinstance(properties, dict) else {}), **rest}
+    details = " · ".join(f"{key}: {_shown(value)}" for key, value in fields.items())
     return {"type": document.get("type", "?"), "timestamp": str(document.get("timestamp", "")),
-            "details": orjson.dumps(details).decode() if details else ""}  # fmt: skip
+            "details": details}  # fmt: skip
 
 
 @router.get("/{profile_id}")

@@ -65,7 +65,7 @@ def test_abtest_created_watched_and_stopped(client: TestClient) -> None:
     # Shares that do not add up: refused on the form, with what was typed kept.
     wrong = client.post("/console/abtests", data=_ab_form(csrf, variant_1_share="60"))
     assert wrong.status_code == 422
-    assert "variant shares must add up to 1" in wrong.text
+    assert "variant shares must add up to 100 %" in wrong.text
     assert 'value="Alpine summer against the default"' in wrong.text
     assert client.get("/v1/abtests", headers=ADMIN).json() == []
 

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from content_pool.storage import ContentStore
 from personalization.errors import ABTestConflict, ABTestNotFound, InvalidABTest
+from personalization.experiments.abresults import ABTestResults
 from personalization.experiments.abtest import ABTest, ABTestFields
 from personalization.experiments.abtests import ABTests
 from service.console.error_pages import error_page
@@ -69,6 +70,21 @@ def _values(form: FormData | None) -> dict[str, Any]:
     return values | {"variants": variants, "start": text(form, "start") == "on"}
 
 
+def verdict_text(results: ABTestResults) -> str:
+    """The verdict in the page's units: differences in percentage points, like the table."""
+    winners = [c for c in results.comparisons if c.significant and c.difference is not None]
+    if not winners:
+        return results.verdict
+    how = ("by the sequential test" if results.stop_rule == "sequential"
+           else "at the planned sample size")  # fmt: skip
+    parts = [
+        f"{c.variant} {'beats' if (c.difference or 0) > 0 else 'loses to'} the control by "
+        f"{(c.difference or 0) * 100:+.1f} pp (p = {c.p_value or 0:.2g})"
+        for c in winners
+    ]
+    return "; ".join(parts) + f", decided {how}"
+
+
 def _problem(test_id: str, exc: Exception) -> RedirectResponse:
     """Back to the test's page, with the reason an action was refused."""
     return RedirectResponse(f"/console/abtests/{test_id}?problem={quote(str(exc))}",
@@ -108,7 +124,7 @@ async def list_tests(request: Request, session: SessionDep) -> Response:
     verdicts = {}
     for test in tests:
         if test.status != "draft":
-            verdicts[test.id] = (await _tests(request).results(test.id)).verdict
+            verdicts[test.id] = verdict_text(await _tests(request).results(test.id))
     order = {"running": 0, "draft": 1, "stopped": 2}
     tests.sort(key=lambda t: (order[t.status], t.slot, t.id))
     return page(request, "abtests.html",
@@ -163,9 +179,14 @@ async def watch_test(request: Request, test_id: str, session: SessionDep) -> Res
     test = await _test_or_404(request, test_id)
     if isinstance(test, Response):
         return test
-    results = await _tests(request).results(test_id)
+    results = await _tests(request).results(test_id)  # may stop it: its stop rule is met
+    if results.status != test.status:
+        if is_htmx(request):  # the refreshing section of a test that just ended: reload all
+            return Response(status_code=204, headers={"HX-Refresh": "true"})
+        test = await _tests(request).get(test_id)
     context = {"section": "abtests", "test": test, "results": results,
                "comparisons": {c.variant: c for c in results.comparisons},
+               "verdict": verdict_text(results),
                "problem": request.query_params.get("problem")}  # fmt: skip
     name = "abtest_results.html" if is_htmx(request) else "abtest.html"
     return page(request, name, context)

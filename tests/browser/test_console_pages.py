@@ -91,6 +91,58 @@ def test_ab_test_from_empty_state_to_verdict_and_stop(
             admin.delete("/v1/abtests/hero-browser")
 
 
+def test_ab_test_stops_itself_with_a_verdict(
+    page: Page, kairos_server: Server, screenshots: Path
+) -> None:
+    """Purchases as the goal, a variant that sells far better: the sequential test decides, the
+    test stops by its rule, and the page says who won and why it stopped."""
+    url = kairos_server.url
+    try:
+        page.goto(f"{url}/console/abtests/new")
+        page.fill('input[name="id"]', "hero-verdict")
+        page.select_option('select[name="slot"]', "hero")
+        page.fill('input[name="description"]', "Does the alpine summer hero sell more?")
+        page.fill('input[name="goal"]', "purchase")
+        page.select_option('select[name="variant_0_item"]', "hero-default-de")
+        page.select_option('select[name="variant_1_item"]', "hero-explore-alpine-summer-de")
+        page.click("text=Statistics")
+        page.fill('input[name="baseline_rate"]', "10")
+        page.fill('input[name="minimum_effect"]', "300")
+        page.click("text=Create A/B test")
+        expect(page).to_have_url(f"{url}/console/abtests/hero-verdict")
+
+        alpine = "hero-explore-alpine-summer-de"
+        with kairos_server.admin() as admin:
+            for n in range(60):
+                who = f"ab-verdict-{n}"
+                answer = admin.post("/v1/decide", json={
+                    "session_id": f"sv-{n}", "profile_id": who, "slots": ["hero"],
+                    "context": {"url": "https://shop.example/de/", "user_agent": DESKTOP,
+                                "accept_language": "de-DE"}})  # fmt: skip
+                [shown] = answer.json()["slots"]["hero"]
+                if shown["item_id"] == alpine and n % 4 != 0:  # 3 of 4 buy; the control: none
+                    batch = [{"event_id": uuid.uuid4().hex, "profile_id": who,
+                              "type": "purchase", "properties": {
+                                  "order_id": f"o-{who}", "value": 40, "currency": "EUR",
+                                  "items": [{"product_id": "tent-2", "category": "camping"}]}}]
+                    assert admin.post("/v1/events", json={"events": batch}).status_code == 200
+        page.reload()
+        expect(page.locator("h1")).to_contain_text("stopped")
+        expect(page.locator("#verdict")).to_contain_text(
+            re.compile(r"variant_b beats the control by \+\d+\.\d pp \(p = .+\), decided by the "
+                       r"sequential test"))
+        expect(page.locator(".kv")).to_contain_text("stop rule met")
+        expect(page.locator('#variant-results tr[data-variant="variant_b"]')).to_contain_text(
+            "significant")
+        page.screenshot(path=str(screenshots / "console-abtest-verdict.png"), full_page=True)
+    finally:
+        with kairos_server.admin() as admin:
+            admin.post("/v1/abtests/hero-verdict/stop")
+            admin.delete("/v1/abtests/hero-verdict")
+            for n in range(60):
+                admin.delete(f"/v1/profiles/ab-verdict-{n}")
+
+
 def test_segment_built_with_live_size(page: Page, kairos_server: Server, screenshots: Path) -> None:
     url = kairos_server.url
     tag = uuid.uuid4().hex[:6]

@@ -11,7 +11,6 @@ verdict, refreshed while it runs.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -83,12 +82,6 @@ def verdict_text(results: ABTestResults) -> str:
         for c in winners
     ]
     return "; ".join(parts) + f", decided {how}"
-
-
-def _problem(test_id: str, exc: Exception) -> RedirectResponse:
-    """Back to the test's page, with the reason an action was refused."""
-    return RedirectResponse(f"/console/abtests/{test_id}?problem={quote(str(exc))}",
-                            status_code=303)  # fmt: skip
 
 
 def _number(value: str, *, percent: bool = False) -> float | str:
@@ -163,7 +156,7 @@ async def create_test(request: Request, session: SessionDep, _: CsrfDep) -> Resp
         try:
             await tests.start(test.id)
         except ABTestConflict as exc:  # another test runs on the slot: the draft stays
-            return _problem(test.id, exc)
+            return await _watch(request, test, problem=str(exc), status_code=409)
     return RedirectResponse(f"/console/abtests/{test.id}", status_code=303)
 
 
@@ -179,17 +172,23 @@ async def watch_test(request: Request, test_id: str, session: SessionDep) -> Res
     test = await _test_or_404(request, test_id)
     if isinstance(test, Response):
         return test
-    results = await _tests(request).results(test_id)  # may stop it: its stop rule is met
+    return await _watch(request, test)
+
+
+async def _watch(
+    request: Request, test: ABTest, *, problem: str | None = None, status_code: int = 200
+) -> Response:
+    """The test's page (or, for htmx, its results section), with why an action was refused."""
+    results = await _tests(request).results(test.id)  # may stop it: its stop rule is met
     if results.status != test.status:
         if is_htmx(request):  # the refreshing section of a test that just ended: reload all
             return Response(status_code=204, headers={"HX-Refresh": "true"})
-        test = await _tests(request).get(test_id)
+        test = await _tests(request).get(test.id)
     context = {"section": "abtests", "test": test, "results": results,
                "comparisons": {c.variant: c for c in results.comparisons},
-               "verdict": verdict_text(results),
-               "problem": request.query_params.get("problem")}  # fmt: skip
+               "verdict": verdict_text(results), "problem": problem}  # fmt: skip
     name = "abtest_results.html" if is_htmx(request) else "abtest.html"
-    return page(request, name, context)
+    return page(request, name, context, status_code=status_code)
 
 
 @router.post("/{test_id}/{verb}")
@@ -211,5 +210,5 @@ async def change_test(
         else:
             return error_page(request, 404)
     except ABTestConflict as exc:
-        return _problem(test_id, exc)
+        return await _watch(request, test, problem=str(exc), status_code=409)
     return RedirectResponse(f"/console/abtests/{test_id}", status_code=303)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.apps import ADMIN, ADMIN_KEY, DEMO_CONTENT, SITE
+from service.app import create_app
+from tests.service.apps import ADMIN, ADMIN_KEY, DEMO_CONTENT, SITE, drop_prefix, make_settings
+from tests.service.reacting import react
 
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -21,6 +24,19 @@ BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML,
 APP_SETTINGS = {"holdout_share": 0, "session_secret": "console-pages-secret",
                 "intent_encoder": "hashing", "intent_model_dir": MODEL_CACHE,
                 "content_dir": DEMO_CONTENT, "definitions_refresh_seconds": 0}  # fmt: skip
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A fresh app on the in-process store, or on a real Redis under a prefix of its own."""
+    overrides: dict[str, Any] = {}
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        overrides = {"redis_url": url, "redis_prefix": f"kc{uuid.uuid4().hex[:10]}"}
+    with TestClient(create_app(make_settings(**APP_SETTINGS, **overrides))) as client:
+        yield client
+    if overrides:
+        drop_prefix(overrides["redis_url"], overrides["redis_prefix"])
 
 
 def _log_in(client: TestClient, page: str = "/console/content") -> str:
@@ -36,6 +52,7 @@ def _send(client: TestClient, who: str, *events: dict[str, Any]) -> None:
     batch = [{"event_id": uuid.uuid4().hex, "profile_id": who, **e} for e in events]
     answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
     assert answer.status_code == 200, answer.text
+    react(client)  # with Redis, `kairos worker` runs the automation on what was stored
 
 
 def _ab_form(csrf: str, **fields: str) -> dict[str, str]:
@@ -109,7 +126,8 @@ def test_abtest_created_watched_and_stopped(client: TestClient) -> None:
 # -- segments ----------------------------------------------------------------------------------
 
 
-def test_segment_built_with_live_size_and_inline_errors(client: TestClient) -> None:
+def test_segment_built_with_live_size_and_inline_errors(store_client: TestClient) -> None:
+    client = store_client
     csrf = _log_in(client)
     assert "No segment yet" in client.get("/console/segments").text
     _send(client, "seg-buyer", {"type": "purchase", "properties": {
@@ -208,7 +226,8 @@ def test_programmes_empty_state(client: TestClient) -> None:
 # -- profiles -----------------------------------------------------------------------------------
 
 
-def test_profile_found_read_exported_and_erased(client: TestClient) -> None:
+def test_profile_found_read_exported_and_erased(store_client: TestClient) -> None:
+    client = store_client
     csrf = _log_in(client)
     empty = client.get("/console/profiles")
     assert "No profiles stored yet" in empty.text

@@ -28,6 +28,7 @@ from service.auth import (
     require_admin,
 )
 from service.components import Components, build_components
+from service.console import docs_pages
 from service.console.mount import install as install_console
 from service.limits import BodyLimitMiddleware
 from service.observability import Metrics, RequestContextMiddleware, configure_logging
@@ -104,6 +105,7 @@ def _sites(settings: Settings) -> Sites:
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     """Public routes take the site key (or the admin key); marketer routes the admin key."""
     app.include_router(health.router)
+    app.include_router(docs_pages.router)
     for public in (situation_routes.router, intent_routes.router, event_routes.router,
                    decision_routes.router, blocks.router, chat.router):
         app.include_router(public, dependencies=SITE)
@@ -140,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Situational marketing in real time: the right content and next step, now.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets: service/console/docs_pages.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -187,6 +187,16 @@ class Segments:
         self._compiled[name] = compiled
         return segment
 
+    def check(self, condition_text: str) -> Expression:
+        """The compiled condition; raises :class:`ExpressionError` (with the position) when it
+        does not compile or ``affinity("topic")`` names a topic the taxonomy does not know."""
+        compiled = compile_expression(condition_text)
+        if self.known_topics is not None:
+            wrong = unknown_topics(compiled, self.known_topics())
+            if wrong is not None:
+                raise wrong
+        return compiled
+
     async def get(self, name: str) -> Segment:
         """Raises :class:`SegmentNotFound`."""
         document = await self.store.get_definition(KIND, name)
@@ -257,8 +267,24 @@ class Segments:
         (:func:`profile_context`) and scales the matching share to the number of profiles.
         Raises :class:`SegmentNotFound`.
         """
+        segment = await self.get(name)
+        return await self.estimate(segment.condition, sampler, sample_size=sample_size,
+                                   seed=seed, name=name)  # fmt: skip
+
+    async def estimate(
+        self,
+        condition_text: str,
+        sampler: ProfileSampler,
+        *,
+        sample_size: int = 2000,
+        seed: int | None = None,
+        name: str = "",
+    ) -> SegmentSize:
+        """Estimate how many stored profiles match ``condition_text`` (a segment being written,
+        before it is saved). Raises :class:`ExpressionError` for a condition that does not
+        compile."""
         assert sample_size > 0, "the sample needs at least one profile"
-        condition = compile_expression((await self.get(name)).condition)
+        condition = compile_expression(condition_text)
         total, documents = await sampler.sample(sample_size, random.Random(seed))
         now = self.clock()
         matched = 0

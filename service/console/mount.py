@@ -8,9 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service.console import (
+    abtest_pages,
     auth_pages,
     content_pages,
+    error_pages,
     insight_pages,
+    profile_pages,
+    programme_pages,
+    segment_pages,
     taxonomy_pages,
     visitor_pages,
 )
@@ -27,11 +32,10 @@ def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def _csrf_rejected(request: Request, exc: Exception) -> Response:
-    return Response(
+    return error_pages.error_page(
+        request, 403,
         "The form was sent without a valid CSRF token: reload the page and try again.",
-        status_code=403,
-        media_type="text/plain",
-    )
+    )  # fmt: skip
 
 
 def build_sessions(app: FastAPI, settings: Settings) -> ConsoleSessions:
@@ -50,12 +54,15 @@ def build_sessions(app: FastAPI, settings: Settings) -> ConsoleSessions:
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the console to ``app``: its session middleware, error handlers and routers.
 
-    Call after ``app.state.api_keys`` is set (``create_app`` does that first).
+    Call after ``app.state.api_keys`` is set and the problem handlers are installed
+    (``create_app`` does both first): console pages and browsers get HTML error pages.
     """
     sessions = build_sessions(app, settings)
     app.state.console_sessions = sessions
     app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    for module in (auth_pages, content_pages, visitor_pages, insight_pages, taxonomy_pages):
+    error_pages.install(app)
+    for module in (auth_pages, content_pages, visitor_pages, insight_pages, taxonomy_pages,
+                   abtest_pages, segment_pages, programme_pages, profile_pages):
         app.include_router(module.router)

@@ -43,7 +43,15 @@ Progress = Callable[[str, float], None]
 
 USER_EXAMPLES_FILE = "user_examples.yml"
 MODELS_SUBDIR = "models"
-HEAD_PARAMS: dict[str, Any] = {"C": 30.0, "class_weight": "balanced", "max_iter": 2000}
+HEAD_PARAMS: dict[str, Any] = {
+    "C": 30.0,
+    "class_weight": "balanced",
+    "max_iter": 2000,
+    "lexical_weight": 0.5,
+    "lexical_C": 5.0,
+    "knn_weight": 0.2,
+    "knn_temperature": 0.05,
+}
 
 
 class Scored(BaseModel):
@@ -148,15 +156,19 @@ class IntentModel:
         random_state: int = 0,
         folds: int = 5,
         progress: Progress | None = None,
+        head_params: dict[str, Any] | None = None,
     ) -> IntentModel:
         """Cross-validate (thresholds, evaluation figures), then fit on all of ``data``.
 
+        ``head_params`` replace :data:`HEAD_PARAMS` (the benchmark compares heads with it).
         Raises :class:`TrainingDataError` when there are fewer than two intents.
         """
         report = progress or _noop
+        params = {**HEAD_PARAMS, **(head_params or {})}
         if len(data.catalog) < 2:
             raise TrainingDataError("training needs at least two intents")
         texts, labels, langs = data.texts, np.asarray(data.labels, dtype=object), data.langs
+        text_array = np.asarray(texts, dtype=object)
         report("encoding examples", 0.0)
         X = encoder.encode(texts)
         n_folds = max(2, min(folds, min(data.counts().values())))
@@ -165,14 +177,16 @@ class IntentModel:
         classes: list[str] = []
         for fold, (train_idx, test_idx) in enumerate(splitter.split(X, labels)):
             report(f"cross-validation fold {fold + 1}/{n_folds}", (fold + 1) / (n_folds + 2))
-            head = IntentClassifier(encoder, random_state=random_state, **HEAD_PARAMS)
-            head.fit_embeddings(X[train_idx], labels[train_idx])
+            head = IntentClassifier(encoder, random_state=random_state, **params)
+            head.fit_embeddings(X[train_idx], labels[train_idx], texts=text_array[train_idx])
             fold_classes = [str(c) for c in head.classes_]
             if oof is None:
                 classes = sorted(set(labels.tolist()))
                 oof = np.full((len(texts), len(classes)), -1e9)  # unseen class: never chosen
             cols = [classes.index(c) for c in fold_classes]
-            oof[np.ix_(test_idx, cols)] = head.decision_function_embeddings(X[test_idx])
+            oof[np.ix_(test_idx, cols)] = head.decision_function_embeddings(
+                X[test_idx], list(text_array[test_idx])
+            )
         assert oof is not None
         y_index = np.asarray([classes.index(c) for c in labels])
         temperature = fit_temperature(oof, y_index)
@@ -186,8 +200,8 @@ class IntentModel:
         metrics["folds"] = n_folds
         metrics["examples"] = len(texts)
         report("fitting the final model", (n_folds + 1) / (n_folds + 2))
-        classifier = IntentClassifier(encoder, random_state=random_state, **HEAD_PARAMS)
-        classifier.fit_embeddings(X, labels)
+        classifier = IntentClassifier(encoder, random_state=random_state, **params)
+        classifier.fit_embeddings(X, labels, texts=texts)
         classifier.temperature_ = temperature
         report("done", 1.0)
         return cls(
@@ -208,10 +222,11 @@ class IntentModel:
             classes=self._classes,
             coef=self.classifier.coef_,
             intercept=self.classifier.intercept_,
+            components=self.classifier.components_,
             temperature=self.classifier.temperature_,
             thresholds=self.thresholds.to_dict(),
             catalog=self.catalog.to_list(),
-            params={**HEAD_PARAMS, "random_state": self.classifier.random_state},
+            params={k: v for k, v in self.classifier.get_params().items() if k != "encoder"},
             metrics=self.metrics,
             created_at=self.created_at,
         )
@@ -221,7 +236,13 @@ class IntentModel:
         assert saved.encoder == encoder.name, "a saved model must be used with its own encoder"
         params = {k: v for k, v in saved.params.items() if k in {*HEAD_PARAMS, "random_state"}}
         classifier = IntentClassifier.from_parameters(
-            encoder, saved.classes, saved.coef, saved.intercept, saved.temperature, **params
+            encoder,
+            saved.classes,
+            saved.coef,
+            saved.intercept,
+            saved.temperature,
+            components=saved.components,
+            **params,
         )
         catalog = Catalog(IntentSpec(**spec) for spec in saved.catalog)
         return cls(

@@ -4,7 +4,8 @@ Layout under ``root``::
 
     <root>/<version>/config.json   version, training-data hash, encoder, classes, thresholds,
                                    evaluation figures, catalogue, hyperparameters, created_at
-    <root>/<version>/head.npz      coef and intercept of the logistic-regression head
+    <root>/<version>/head.npz      coef and intercept of the embedding head, and the arrays of
+                                   the lexical and nearest-example components
 
 Only numbers and JSON are stored (no pickle), so loading a model cannot run code. A model is
 written to a temporary directory and renamed into place, so readers never see half a model.
@@ -42,6 +43,7 @@ class SavedModel:
     thresholds: dict[str, float]
     catalog: list[dict[str, str]]
     temperature: float = 1.0
+    components: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
@@ -74,7 +76,12 @@ class ModelRegistry:
         target = self.root / model.version
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{model.version}."))
         try:
-            np.savez(tmp / _HEAD, coef=model.coef, intercept=model.intercept)
+            arrays: dict[str, Any] = {
+                **model.components,
+                "coef": model.coef,
+                "intercept": model.intercept,
+            }
+            np.savez(tmp / _HEAD, **arrays)
             (tmp / _CONFIG).write_text(
                 json.dumps(model.config(), ensure_ascii=False, indent=2), encoding="utf-8"
             )
@@ -98,6 +105,7 @@ class ModelRegistry:
             config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
             with np.load(path / _HEAD, allow_pickle=False) as head:
                 coef, intercept = head["coef"], head["intercept"]
+                components = {k: head[k] for k in head.files if k not in ("coef", "intercept")}
         except (OSError, ValueError, KeyError) as exc:
             raise ModelNotReady(f"saved intent model {version!r} cannot be read: {exc}") from exc
         if config.get("format") != FORMAT_VERSION:
@@ -112,6 +120,7 @@ class ModelRegistry:
             thresholds=dict(config["thresholds"]),
             catalog=list(config["catalog"]),
             temperature=float(config.get("temperature", 1.0)),
+            components=components,
             params=dict(config.get("params", {})),
             metrics=dict(config.get("metrics", {})),
             created_at=config.get("created_at", ""),

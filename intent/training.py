@@ -38,6 +38,8 @@ from intent.catalog import OUT_OF_SCOPE, Catalog, IntentSpec
 from intent.errors import TrainingDataError, UnknownIntent
 
 DEFAULT_DATA_PATH = Path(__file__).parent / "data" / "retail_intents.yml"
+#: Utterances written apart from the training data, never trained on: the retail test set.
+HELDOUT_DATA_PATH = Path(__file__).parent / "data" / "retail_heldout.yml"
 _LANG = re.compile(r"^[a-z]{2}$")
 
 

@@ -24,7 +24,8 @@ from personalization.automation.engine import Automation
 from personalization.errors import ProfileNotFound
 from personalization.experiments.segments import ProfileSampler
 from personalization.profiles.document import from_document
-from personalization.profiles.events import PROFILE_ID_PATTERN, Purpose
+from personalization.profiles.events import Purpose
+from personalization.profiles.ids import PROFILE_ID_PATTERN
 from personalization.profiles.profile import Profile
 from personalization.profiles.service import ProfileService
 from service.console.error_pages import error_page

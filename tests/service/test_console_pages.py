@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from tests.service.apps import ADMIN, ADMIN_KEY, DEMO_CONTENT, SITE, drop_prefix, make_settings
+from tests.service.apps import ADMIN, ADMIN_KEY, DEMO_CONTENT, SERVER, drop_prefix, make_settings
 from tests.service.reacting import react
 
 MODEL_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "intent-models-hashing"
@@ -50,7 +50,7 @@ def _log_in(client: TestClient, page: str = "/console/content") -> str:
 
 def _send(client: TestClient, who: str, *events: dict[str, Any]) -> None:
     batch = [{"event_id": uuid.uuid4().hex, "profile_id": who, **e} for e in events]
-    answer = client.post("/v1/events", json={"events": batch}, headers=SITE)
+    answer = client.post("/v1/events", json={"events": batch}, headers=SERVER)
     assert answer.status_code == 200, answer.text
     react(client)  # with Redis, `kairos worker` runs the automation on what was stored
 
@@ -92,7 +92,7 @@ def test_abtest_created_watched_and_stopped(client: TestClient) -> None:
     assert client.get("/v1/abtests/hero-spring", headers=ADMIN).json()["status"] == "running"
 
     # A visitor takes part: the page counts them and gives the sequential test's verdict.
-    decided = client.post("/v1/decide", headers=SITE, json={
+    decided = client.post("/v1/decide", headers=SERVER, json={
         "session_id": "s-ab", "profile_id": "ab-visitor", "slots": ["hero"],
         "context": {"url": "https://shop.example/de/", "accept_language": "de-DE",
                     "user_agent": BROWSER}})  # fmt: skip

@@ -35,10 +35,10 @@ def test_the_environment_wins_and_is_not_written(tmp_path: Path) -> None:
     environ: dict[str, str] = {}
     made = fill_from_var(settings(site_key="site-mine", admin_key="admin-mine"),
                          tmp_path, environ)  # fmt: skip
-    assert made is not None and set(made.generated) == {"session_secret", "link_secret"}
+    rest = {"server_key", "identity_secret", "session_secret", "link_secret"}
+    assert made is not None and set(made.generated) == rest
     assert "KAIROS_SITE_KEY" not in environ and "KAIROS_ADMIN_KEY" not in environ
-    assert set(json.loads((tmp_path / "secrets.json").read_text())) == {
-        "session_secret", "link_secret"}
+    assert set(json.loads((tmp_path / "secrets.json").read_text())) == rest
 
 
 def test_a_name_added_later_is_generated_and_the_others_kept(tmp_path: Path) -> None:
@@ -54,7 +54,8 @@ def test_a_name_added_later_is_generated_and_the_others_kept(tmp_path: Path) -> 
 
 def test_production_never_generates(tmp_path: Path) -> None:
     production = settings(environment="production", site_key="s", admin_key="a",
-                          session_secret="x")  # fmt: skip
+                          server_key="v", session_secret="x",
+                          identity_secret="an-identity-secret-000")  # fmt: skip
     assert fill_from_var(production, tmp_path, {}) is None
     assert not (tmp_path / "secrets.json").exists()
 

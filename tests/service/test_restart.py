@@ -95,14 +95,14 @@ def test_nothing_acknowledged_is_lost_across_stops_and_crashes(kairos: KairosPro
     kairos.start()
     log = kairos.log.read_text()
     assert "var/secrets.json" in log and "redis-server started" in log
-    assert '"worker":"in-app"' in log  # automation reacts without a separate `kairos worker`
+    assert '"worker":"in-app-' in log  # automation reacts without a separate `kairos worker`
     keys = kairos.secrets()
     assert set(keys) >= {"site_key", "admin_key", "session_secret", "link_secret"}
     var = kairos.workdir / "var"
     assert (var / "secrets.json").stat().st_mode & 0o777 == 0o600
     assert var.stat().st_mode & 0o777 == 0o700
 
-    with kairos.client() as admin, kairos.client("site") as site:
+    with kairos.client() as admin, kairos.client("server") as site:
         assert admin.get("/v1/links/token", params={"profile_id": "p"}).status_code != 503
         write_round(admin, site, 0)
         before, examples = snapshot(admin, 1), user_examples(admin)
@@ -114,7 +114,7 @@ def test_nothing_acknowledged_is_lost_across_stops_and_crashes(kairos: KairosPro
     assert first_redis is not None and not alive(first_redis)
     kairos.start()
     assert kairos.secrets() == keys
-    with kairos.client() as admin, kairos.client("site") as site:
+    with kairos.client() as admin, kairos.client("server") as site:
         assert snapshot(admin, 1) == before
         assert user_examples(admin) == examples + 1
         write_round(admin, site, 1)
@@ -134,7 +134,7 @@ def test_nothing_acknowledged_is_lost_across_stops_and_crashes(kairos: KairosPro
     kairos.start()
     assert "taken over" in kairos.log.read_text()
     assert redis_pid(kairos.workdir) == survivor
-    with kairos.client() as admin, kairos.client("site") as site:
+    with kairos.client() as admin, kairos.client("server") as site:
         assert snapshot(admin, 2) == before
         assert user_examples(admin) == examples + 1
         write_round(admin, site, 2)

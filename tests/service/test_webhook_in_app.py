@@ -10,7 +10,7 @@ from collections.abc import Callable
 import orjson
 from fastapi.testclient import TestClient
 
-from tests.service.apps import ADMIN, SITE, AppClient
+from tests.service.apps import ADMIN, SERVER, AppClient
 from tests.webhook_receiver import Receiver, running_receiver
 
 APP_SETTINGS = {"intent_encoder": "hashing", "worker_poll_seconds": 0.05,
@@ -26,7 +26,7 @@ def purchase(client: TestClient, who: str) -> None:
          "properties": {"order_id": f"o-{who}", "value": 120, "currency": "EUR",
                         "items": [{"product_id": "boot-1", "category": "hiking"}]}},
     ]
-    answer = client.post("/v1/events", json={"events": events}, headers=SITE)
+    answer = client.post("/v1/events", json={"events": events}, headers=SERVER)
     assert answer.status_code == 200, answer.text
 
 

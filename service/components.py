@@ -242,10 +242,10 @@ async def _build(settings: Settings, backend: Backend) -> Components:
         log.info("no KAIROS_LINK_SECRET: newsletter link tokens are off")
 
     renderer = Renderer()
-    content_store = await build_content_store(settings, backend, renderer)
+    seed = load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY)
+    content_store = await build_content_store(settings, backend, renderer, seed.ids)
     pool = ContentPool(content_store)
     intent = await intent_service(settings)
-    seed = load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY)
     # One reader for the interest of the moment (decisions) and the topics of events (profiles);
     # the shared taxonomy swaps a replaced one into it.
     interests = InterestReader(seed, encoder=intent.encoder if intent else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 
 import yaml
@@ -21,7 +21,7 @@ from content_pool.render import Renderer
 from content_pool.storage import ContentStore, import_items
 from content_pool.yaml_io import load_dir
 from intent.encoder import build_encoder
-from intent.interest import DEFAULT_TAXONOMY, InterestReader, load_taxonomy
+from intent.interest import InterestReader
 from intent.service import IntentService
 from intent.situation.reader import SituationReader
 from personalization.automation.next_action import NextActionPlanner, QuietHours
@@ -126,14 +126,15 @@ async def intent_service(settings: Settings) -> IntentService | None:
 
 
 async def build_content_store(
-    settings: Settings, backend: Backend, renderer: Renderer
+    settings: Settings, backend: Backend, renderer: Renderer, categories: Collection[str]
 ) -> ContentStore:
-    """The content store; an empty one is filled from ``settings.content_dir``."""
+    """The content store; an empty one is filled from ``settings.content_dir``, whose items
+    may name only ``categories`` (the taxonomy's)."""
     store = backend.content_store()
     if settings.content_dir is not None:
         drafts = load_dir(settings.content_dir)
         renderer.validate_all(drafts)  # a broken bundled pool is a bug: fail the start
-        check_categories(drafts, load_taxonomy(settings.taxonomy_file or DEFAULT_TAXONOMY).ids)
+        check_categories(drafts, categories)
         try:
             if not await store.all():
                 await import_items(store, drafts)

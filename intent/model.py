@@ -308,13 +308,11 @@ class IntentModel:
         out: list[IntentPrediction] = []
         for i, text in enumerate(texts):
             situation = situations[i] if situations is not None else None
-            lang = langs[i] if langs is not None else None
+            language = (langs[i] if langs is not None else None) or _situation_language(situation)
             if not has_words(text):  # "", "   ", "👍", "?!": nothing to understand
                 decisions[i] = Decision(UNKNOWN, 0.0, "no_words")
-                out.append(self._explain(proba[i], decisions[i], situation,
-                                         lang or _situation_language(situation)))  # fmt: skip
-                continue
-            language = lang or _situation_language(situation) or self._guess_language(text)
+            elif language is None:
+                language = self._guess_language(text)
             out.append(self._explain(proba[i], decisions[i], situation, language))
         return out
 
@@ -374,6 +372,10 @@ class IntentModel:
                 f"({second.confidence:.2f}) are closer than the margin {t.margin:.2f}"
             )
         return f"intent: {best.name} ({best.confidence:.2f}), ahead of {second.name} by {gap:.2f}"
+
+
+MAX_TEXT_CHARS = 2000
+"""The longest text read: the API refuses longer ones, the CLI reads their beginning."""
 
 
 def has_words(text: str) -> bool:

@@ -21,7 +21,7 @@ from intent.catalog import OUT_OF_SCOPE, UNKNOWN
 from intent.encoder import DEFAULT_ENCODER, build_encoder
 from intent.errors import IntentError
 from intent.evaluation import macro_f1
-from intent.model import IntentModel, IntentPrediction
+from intent.model import MAX_TEXT_CHARS, IntentModel, IntentPrediction
 
 intent_app = typer.Typer(help="Train, try and evaluate the intent model.", no_args_is_help=True)
 console = Console(stderr=True)  # progress and messages
@@ -120,8 +120,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-MAX_TEXT = 2000
-"""Characters of a text that are read: what ``POST /v1/intents/predict`` accepts."""
+MAX_TEXT = MAX_TEXT_CHARS
 PREDICT_BATCH = 64
 
 

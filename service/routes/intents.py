@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from intent.catalog import IntentSpec
 from intent.errors import ModelNotReady
-from intent.model import IntentPrediction
+from intent.model import MAX_TEXT_CHARS, IntentPrediction
 from intent.service import IntentService, TrainJob
 from intent.situation import ContextInput
 from intent.training import Example
@@ -34,7 +34,7 @@ class IntentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=2000, examples=["wo ist meine bestellung"])
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, examples=["wo ist meine bestellung"])
     lang: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     context: ContextInput | None = Field(
         default=None, description="The visit's context: its situation is evidence for the phase "
@@ -44,7 +44,7 @@ class IntentRequest(BaseModel):
 class ExampleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     intent: str = Field(min_length=2, max_length=64)
     lang: str = Field(pattern=r"^[a-z]{2}$")
 
